@@ -1,0 +1,11 @@
+/* actingweb/actingweb.h — umbrella header of libactingweb. Include only this one. */
+#ifndef ACTINGWEB_ACTINGWEB_H
+#define ACTINGWEB_ACTINGWEB_H
+
+#include <actingweb/version.h>
+#include <actingweb/status.h>
+#include <actingweb/app.h>
+#include <actingweb/op.h>
+#include <actingweb/peer.h>
+
+#endif

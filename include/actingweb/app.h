@@ -1,0 +1,107 @@
+/* actingweb/app.h — the application handle: configuration, loop, server, storage, peer engine. */
+#ifndef ACTINGWEB_APP_H
+#define ACTINGWEB_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct aw_app aw_app;
+
+/* Log levels, most severe first. */
+typedef enum aw_log_level { AW_LOG_ERROR = 0, AW_LOG_WARN = 1, AW_LOG_INFO = 2, AW_LOG_DEBUG = 3 } aw_log_level;
+
+/* A log sink. `msg` is one line without a trailing newline, valid only during the call.
+ * Called on whichever thread logs (normally the app's loop thread). Secrets never reach it. */
+typedef void (*aw_log_fn)(aw_log_level level, const char *msg, void *ud);
+
+/* Peer-client limits and timeouts (sdk-api.md §3, clarifications.md #3). 0 = default. */
+typedef struct aw_net_config {
+    uint32_t connect_ms;    /* per connect; default 5000 */
+    uint32_t attempt_ms;    /* per HTTP attempt; default 10000 */
+    uint32_t deadline_ms;   /* whole operation when the call names none; default 30000 */
+    uint32_t verify_ms;     /* verification GET during an inbound trust request; default 5000 */
+    uint32_t max_outbound;  /* requests in flight in total; default 1024 */
+    uint32_t per_origin;    /* requests in flight per scheme+host+port; default 64 */
+    size_t max_response;    /* response body cap in bytes; default 4 MiB */
+    int deny_private_peers; /* refuse peer URLs on loopback/private addresses; default 0 */
+} aw_net_config;
+
+/* Application configuration. Initialise with aw_config_init(), then set fields.
+ * Strings are borrowed: aw_app_new() copies everything it keeps. */
+typedef struct aw_config {
+    const char *type_urn;     /* mini-app type URN; default "urn:actingweb:actingweb-c:actingwebd" */
+    const char *base_url;     /* scheme://host[:port][/path], no trailing slash; required */
+    const char *app_version;  /* served at /meta/version; default "1.0" */
+    const char *desc;         /* /meta desc; default "ActingWeb app: <type_urn>" */
+    const char *info_url;     /* /meta/info; default "" */
+    const char *spec_url;     /* /meta/specification; default "" */
+    const char *storage;      /* "sqlite:<path>"; required */
+    int devtest;              /* serve /devtest; default 0 (must stay off in production) */
+    const char *default_relationship; /* default "associate" */
+    int auto_accept_default;  /* approve incoming requests for the default relationship at once */
+    int unique_creator;       /* at most one actor per creator; default 0 */
+
+    /* Inbound HTTP server. listen_port 0 = no server (pure SDK use). */
+    const char *listen_host;  /* default "127.0.0.1" */
+    uint16_t listen_port;
+    int reuse_port;           /* SO_REUSEPORT, so several apps (shards) share one port */
+    size_t max_body;          /* bytes; default 1 MiB; larger bodies get 413 */
+    size_t max_header;        /* bytes for the request line + headers; default 16 KiB */
+    unsigned max_connections; /* default 10000 */
+    int max_depth;            /* JSON nesting limit for request bodies; default 64 */
+    uint32_t gap_timeout_ms;  /* subscriber gap timeout; default 5000 */
+
+    aw_net_config net;
+
+    aw_log_fn log_cb;         /* default: stderr */
+    void *log_ud;
+    aw_log_level log_level;   /* default AW_LOG_INFO */
+} aw_config;
+
+/* Fill `cfg` with the defaults above. Never fails. */
+void aw_config_init(aw_config *cfg);
+
+/* Create an application from `cfg` (borrowed; copied). Opens storage and applies schema migrations.
+ * On success *out owns a new app; free it with aw_app_free(). Errors: AW_EINVAL (bad config),
+ * AW_ESTORAGE (storage cannot be opened or migrated), AW_ENOMEM. Call from any thread; the app is then
+ * bound to the thread that runs its loop. */
+int aw_app_new(const aw_config *cfg, aw_app **out);
+
+/* Run the app on its own loop until aw_app_stop(): starts the HTTP server (if listen_port != 0), the
+ * peer engine and timers. Blocks. Returns AW_OK after a clean stop, or an error if the server cannot
+ * start (AW_EINVAL bad address, AW_EBUSY port in use). */
+int aw_app_run(aw_app *app);
+
+/* Attach the app to a caller-owned loop instead of aw_app_run(): the server, peer engine and every
+ * callback then run on `loop`'s thread. The caller runs the loop. Errors as aw_app_run(). */
+int aw_app_attach(aw_app *app, uv_loop_t *loop);
+
+/* Ask the app to stop: stop accepting connections, finish requests in flight, cancel outstanding
+ * operations (their callbacks run with AW_ESHUTDOWN), close storage. Thread-safe and async-signal
+ * unsafe; may be called from any thread, any number of times. With aw_app_run() the call returns
+ * once the loop has ended; with aw_app_attach() `closed_cb` (may be NULL) runs on the loop once the
+ * app has released every handle it put on that loop. */
+void aw_app_stop(aw_app *app);
+void aw_app_close(aw_app *app, void (*closed_cb)(aw_app *app, void *ud), void *ud);
+
+/* Free the app. Legal after aw_app_run() returned or after the close callback ran. NULL is a no-op. */
+void aw_app_free(aw_app *app);
+
+/* The loop the app runs on (NULL before run/attach). Borrowed. */
+uv_loop_t *aw_app_loop(aw_app *app);
+
+/* The actual TCP port the server listens on (useful with listen_port chosen by the OS). 0 if none. */
+uint16_t aw_app_port(const aw_app *app);
+
+/* Free memory the library allocated and handed out as char *. NULL is a no-op. */
+void aw_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

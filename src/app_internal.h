@@ -1,0 +1,66 @@
+/* The aw_app structure, shared by the library's modules. Not a public header. */
+#ifndef AW_APP_INTERNAL_H
+#define AW_APP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include <actingweb/actingweb.h>
+
+#include "store/store.h"
+#include "util/log.h"
+
+struct aw_server;
+struct aw_peer_engine;
+
+/* A closure posted to the loop thread from any thread (aw_app_post). */
+typedef struct aw_post {
+    void (*fn)(aw_app *app, void *ud);
+    void *ud;
+    struct aw_post *next;
+} aw_post;
+
+struct aw_app {
+    aw_config cfg;         /* string fields point into owned copies below */
+    char *own_strings[16];
+    size_t n_own;
+    char *base_path;       /* path part of base_url ("" or "/prefix"), derived */
+    char *host_header;     /* host[:port] part of base_url (Basic realm) */
+    aw_logger log;
+    aw_store *store;
+
+    uv_loop_t *loop;
+    uv_loop_t own_loop;
+    bool owns_loop;
+    bool attached;
+    uv_thread_t loop_thread;
+    uv_async_t wakeup;     /* stop requests and posted closures */
+    pthread_mutex_t post_mu;
+    aw_post *post_head, *post_tail;
+
+    atomic_bool stop_requested;
+    bool stopping;         /* shutdown sequence started (loop thread) */
+    int closing_handles;   /* handles still closing */
+    void (*closed_cb)(aw_app *app, void *ud);
+    void *closed_ud;
+
+    struct aw_server *server;
+    struct aw_peer_engine *peer;
+};
+
+/* True when called on the thread running the app's loop. */
+bool aw_app_on_loop_thread(const aw_app *app);
+
+/* Run fn(app, ud) on the loop thread soon (never inline). Thread-safe. Returns AW_ESHUTDOWN when the
+ * app no longer accepts work. */
+int aw_app_post(aw_app *app, void (*fn)(aw_app *app, void *ud), void *ud);
+
+/* Shutdown steps report back here when their handles are closed. */
+void aw_app_handle_closed(aw_app *app);
+
+/* Build the root URL of an actor: base_url + "/" + id. Returns malloc'd string. */
+char *aw_app_actor_url(const aw_app *app, const char *actor_id);
+
+#endif

@@ -1,0 +1,38 @@
+/* Free functions for records handed out by any backend. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+void aw_actor_rec_free(aw_actor_rec *r)
+{
+    if (!r) return;
+    free(r->creator);
+    free(r->passphrase);
+    free(r->trustee_root);
+    r->creator = r->passphrase = r->trustee_root = NULL;
+}
+
+void aw_list_meta_free(aw_list_meta *m)
+{
+    if (!m) return;
+    free(m->description);
+    free(m->explanation);
+    m->description = m->explanation = NULL;
+}
+
+void aw_trust_rec_free(aw_trust_rec *r)
+{
+    if (!r) return;
+    free(r->actor);
+    free(r->peerid);
+    free(r->baseuri);
+    free(r->type);
+    free(r->relationship);
+    free(r->secret);
+    free(r->desc);
+    free(r->verification_token);
+    free(r->peer_supported);
+    free(r->created_at);
+    memset(r, 0, sizeof *r);
+}

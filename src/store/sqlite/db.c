@@ -1,0 +1,263 @@
+/* SQLite backend: open, pragmas, versioned schema migrations, statement cache, transactions. */
+#include "store/sqlite/sqlite.h"
+
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Schema migrations: migrations[i] brings user_version from i to i+1. Append only. */
+static const char *const migrations[] = {
+    /* 1: actors, properties, lists, attributes, trusts */
+    "CREATE TABLE actors(id TEXT PRIMARY KEY, creator TEXT NOT NULL, passphrase TEXT NOT NULL,"
+    " trustee_root TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX actors_creator ON actors(creator);"
+    "CREATE TABLE properties(actor TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+    " is_json INTEGER NOT NULL, PRIMARY KEY(actor, name)) WITHOUT ROWID;"
+    "CREATE TABLE lists(actor TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+    " explanation TEXT NOT NULL DEFAULT '', count INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(actor, name)) WITHOUT ROWID;"
+    "CREATE TABLE list_items(item_id INTEGER PRIMARY KEY AUTOINCREMENT, actor TEXT NOT NULL,"
+    " name TEXT NOT NULL, rank INTEGER NOT NULL, value TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX list_items_order ON list_items(actor, name, rank);"
+    "CREATE TABLE attributes(actor TEXT NOT NULL, bucket TEXT NOT NULL, name TEXT NOT NULL,"
+    " data TEXT NOT NULL, ts TEXT, expires INTEGER, PRIMARY KEY(actor, bucket, name)) WITHOUT ROWID;"
+    "CREATE TABLE trusts(actor TEXT NOT NULL, peerid TEXT NOT NULL, baseuri TEXT NOT NULL,"
+    " type TEXT NOT NULL, relationship TEXT NOT NULL, secret TEXT NOT NULL, desc TEXT NOT NULL DEFAULT '',"
+    " approved INTEGER NOT NULL, peer_approved INTEGER NOT NULL, verified INTEGER NOT NULL,"
+    " verification_token TEXT NOT NULL DEFAULT '', peer_supported TEXT, created_at TEXT NOT NULL,"
+    " PRIMARY KEY(actor, peerid)) WITHOUT ROWID;"
+    "CREATE INDEX trusts_secret ON trusts(actor, secret);"
+    "CREATE TABLE trust_perms(actor TEXT NOT NULL, peerid TEXT NOT NULL, json TEXT NOT NULL,"
+    " PRIMARY KEY(actor, peerid)) WITHOUT ROWID;",
+};
+#define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+/* Writers from other shards hold the lock for microseconds: spin briefly, then sleep in small steps.
+ * SQLite's default handler sleeps whole milliseconds, which wrecks throughput under contention. */
+static int busy_cb(void *ud, int n)
+{
+    (void)ud;
+    if (n < 50) {
+        sched_yield();
+        return 1;
+    }
+    if (n > 5000) return 0; /* about 5 s: give up, the caller answers 503 */
+    usleep(n < 200 ? 50 : 1000);
+    return 1;
+}
+
+int aw_sq_status(aw_sq *q, int rc, const char *what)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW: return AW_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        AW_WARN(q->log, "storage busy: %s", what);
+        return AW_ESTORAGE_TRANSIENT;
+    case SQLITE_CONSTRAINT: return AW_ECONFLICT;
+    case SQLITE_NOMEM: return AW_ENOMEM;
+    default:
+        AW_ERROR(q->log, "storage error in %s: %s", what, sqlite3_errmsg(q->db));
+        return AW_ESTORAGE;
+    }
+}
+
+sqlite3_stmt *aw_sq_stmt(aw_sq *q, const char *sql)
+{
+    size_t mask = q->nslots - 1;
+    size_t h = ((uintptr_t)sql >> 3) & mask;
+    for (size_t i = 0; i < q->nslots; i++) {
+        aw_sq_stmt_slot *sl = &q->slots[(h + i) & mask];
+        if (sl->sql == sql) {
+            sqlite3_reset(sl->stmt);
+            sqlite3_clear_bindings(sl->stmt);
+            return sl->stmt;
+        }
+        if (sl->sql == NULL) {
+            sqlite3_stmt *st = NULL;
+            int rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+            if (rc != SQLITE_OK) {
+                AW_ERROR(q->log, "prepare failed: %s: %s", sqlite3_errmsg(q->db), sql);
+                return NULL;
+            }
+            sl->sql = sql;
+            sl->stmt = st;
+            return st;
+        }
+    }
+    AW_ERROR(q->log, "statement cache full");
+    return NULL;
+}
+
+int aw_sq_exec_stmt(aw_sq *q, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int s = aw_sq_status(q, rc, what);
+    sqlite3_reset(st);
+    return s;
+}
+
+void aw_sq_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+char *aw_sq_col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t) return NULL;
+    return strdup((const char *)t);
+}
+
+static int sq_exec(aw_sq *q, const char *sql, const char *what)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(q->db, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK) {
+        AW_ERROR(q->log, "%s: %s", what, err ? err : sqlite3_errstr(rc));
+        sqlite3_free(err);
+        return (rc & 0xff) == SQLITE_BUSY ? AW_ESTORAGE_TRANSIENT : AW_ESTORAGE;
+    }
+    return AW_OK;
+}
+
+static int sq_begin(aw_store *s, bool write)
+{
+    aw_sq *q = aw_sq_of(s);
+    if (q->in_txn) return AW_EINVAL;
+    sqlite3_stmt *st = aw_sq_stmt(q, write ? "BEGIN IMMEDIATE" : "BEGIN");
+    if (!st) return AW_ESTORAGE;
+    int r = aw_sq_exec_stmt(q, st, "begin");
+    if (r == AW_OK) q->in_txn = 1;
+    return r;
+}
+
+static int sq_commit(aw_store *s)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "COMMIT");
+    if (!st) return AW_ESTORAGE;
+    int r = aw_sq_exec_stmt(q, st, "commit");
+    if (r == AW_OK) q->in_txn = 0;
+    else {
+        sqlite3_stmt *rb = aw_sq_stmt(q, "ROLLBACK");
+        if (rb) aw_sq_exec_stmt(q, rb, "rollback");
+        q->in_txn = 0;
+    }
+    return r;
+}
+
+static void sq_rollback(aw_store *s)
+{
+    aw_sq *q = aw_sq_of(s);
+    if (!q->in_txn) return;
+    sqlite3_stmt *st = aw_sq_stmt(q, "ROLLBACK");
+    if (st) aw_sq_exec_stmt(q, st, "rollback");
+    q->in_txn = 0;
+}
+
+static void sq_close(aw_store *s)
+{
+    aw_sq *q = aw_sq_of(s);
+    if (!q) return;
+    for (size_t i = 0; i < q->nslots; i++)
+        if (q->slots[i].stmt) sqlite3_finalize(q->slots[i].stmt);
+    free(q->slots);
+    if (q->db) {
+        /* Leave the WAL in a tidy state for the next start; harmless if another shard still has it. */
+        sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite3_close_v2(q->db);
+    }
+    free(q);
+}
+
+static int migrate(aw_sq *q)
+{
+    int r = sq_exec(q, "BEGIN IMMEDIATE", "migration begin");
+    if (r != AW_OK) return r;
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > (int)N_MIGRATIONS) {
+        AW_ERROR(q->log, "database schema version %d is newer than this build (%zu)", version,
+                 (size_t)N_MIGRATIONS);
+        sq_exec(q, "ROLLBACK", "migration rollback");
+        return AW_ESTORAGE;
+    }
+    for (int v = version; v < (int)N_MIGRATIONS; v++) {
+        r = sq_exec(q, migrations[v], "migration");
+        if (r != AW_OK) {
+            sq_exec(q, "ROLLBACK", "migration rollback");
+            return r;
+        }
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+        if ((r = sq_exec(q, sql, "migration version")) != AW_OK) {
+            sq_exec(q, "ROLLBACK", "migration rollback");
+            return r;
+        }
+        AW_INFO(q->log, "storage: applied schema migration %d", v + 1);
+    }
+    return sq_exec(q, "COMMIT", "migration commit");
+}
+
+int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
+{
+    *out = NULL;
+    aw_sq *q = calloc(1, sizeof *q);
+    if (!q) return AW_ENOMEM;
+    q->log = log;
+    q->nslots = 256;
+    q->slots = calloc(q->nslots, sizeof *q->slots);
+    if (!q->slots) {
+        free(q);
+        return AW_ENOMEM;
+    }
+    int rc = sqlite3_open_v2(path, &q->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        AW_ERROR(log, "cannot open database %s: %s", path, q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(q->db);
+        free(q->slots);
+        free(q);
+        return AW_ESTORAGE;
+    }
+    sqlite3_busy_handler(q->db, busy_cb, NULL);
+    q->store.impl = q;
+    q->store.actors = &aw_sq_actor_ops;
+    q->store.props = &aw_sq_prop_ops;
+    q->store.lists = &aw_sq_list_ops;
+    q->store.attrs = &aw_sq_attr_ops;
+    q->store.trusts = &aw_sq_trust_ops;
+    q->store.begin = sq_begin;
+    q->store.commit = sq_commit;
+    q->store.rollback = sq_rollback;
+    q->store.close = sq_close;
+    q->store.blocking = false;
+    /* WAL + NORMAL: an acknowledged commit survives a process kill (not a power cut). */
+    int r = sq_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8000;",
+                    "pragmas");
+    if (r == AW_OK) r = migrate(q);
+    if (r != AW_OK) {
+        sq_close(&q->store);
+        return r;
+    }
+    *out = &q->store;
+    return AW_OK;
+}
+
+int aw_store_open(const char *spec, void *logger, aw_store **out)
+{
+    if (!spec) return AW_EINVAL;
+    if (!strncmp(spec, "sqlite:", 7)) return aw_sq_open(spec + 7, logger, out);
+    return AW_EINVAL;
+}

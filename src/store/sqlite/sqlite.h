@@ -1,0 +1,50 @@
+/* SQLite backend internals shared by the per-entity files. */
+#ifndef AW_STORE_SQLITE_H
+#define AW_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/log.h"
+
+typedef struct aw_sq_stmt_slot {
+    const char *sql; /* key: the address of a string literal */
+    sqlite3_stmt *stmt;
+} aw_sq_stmt_slot;
+
+typedef struct aw_sq {
+    aw_store store;
+    sqlite3 *db;
+    const aw_logger *log;
+    aw_sq_stmt_slot *slots;
+    size_t nslots;
+    int in_txn;
+} aw_sq;
+
+static inline aw_sq *aw_sq_of(aw_store *s) { return (aw_sq *)s->impl; }
+
+/* The cached prepared statement for `sql` (a string literal: its address is the key), reset and with
+ * bindings cleared. NULL on failure (logged). */
+sqlite3_stmt *aw_sq_stmt(aw_sq *q, const char *sql);
+
+/* Map an SQLite result code to an aw status (BUSY/LOCKED -> TRANSIENT, CONSTRAINT -> CONFLICT). */
+int aw_sq_status(aw_sq *q, int rc, const char *what);
+
+/* Run a statement that returns no rows to completion; returns aw status. Resets the statement. */
+int aw_sq_exec_stmt(aw_sq *q, sqlite3_stmt *st, const char *what);
+
+/* Bind helpers: text (NULL binds NULL), int64. */
+void aw_sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* Copy of column text (NULL for SQL NULL); malloc'd. */
+char *aw_sq_col_dup(sqlite3_stmt *st, int i);
+
+/* Per-entity vtables (one file each). */
+extern const aw_store_actor_ops aw_sq_actor_ops;
+extern const aw_store_prop_ops aw_sq_prop_ops;
+extern const aw_store_list_ops aw_sq_list_ops;
+extern const aw_store_attr_ops aw_sq_attr_ops;
+extern const aw_store_trust_ops aw_sq_trust_ops;
+
+int aw_sq_open(const char *path, const aw_logger *log, aw_store **out);
+
+#endif

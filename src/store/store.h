@@ -1,0 +1,187 @@
+/* The storage interface. One vtable per entity; a backend (sqlite/, later postgres/) fills them.
+ *
+ * Rules for every function:
+ *  - returns AW_OK, AW_ENOTFOUND (the item really does not exist), AW_ECONFLICT (duplicate / collision),
+ *    AW_ESTORAGE_TRANSIENT (busy, retry may work) or AW_ESTORAGE (failed). Never maps a failure to
+ *    AW_ENOTFOUND.
+ *  - strings passed in are borrowed; strings and records handed out are owned by the caller and freed
+ *    with the matching *_free function or free().
+ *  - a store handle belongs to one thread (the loop thread of one aw_app).
+ *  - `blocking` backends (network databases) may take long per call: the HTTP layer then runs handlers
+ *    off the loop with the connection suspended. SQLite calls are short and run inline (measured in bench/).
+ */
+#ifndef AW_STORE_STORE_H
+#define AW_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <actingweb/status.h>
+
+typedef struct aw_store aw_store;
+
+/* ---------------------------------------------------------------- actors */
+typedef struct aw_actor_rec {
+    char id[33 + 31];      /* ids are 32 hex; room for caller-chosen ids up to 63 chars */
+    char *creator;
+    char *passphrase;
+    char *trustee_root;    /* NULL when unset */
+} aw_actor_rec;
+
+void aw_actor_rec_free(aw_actor_rec *r);
+
+typedef struct aw_store_actor_ops {
+    /* Insert; AW_ECONFLICT when the id exists. */
+    int (*create)(aw_store *s, const aw_actor_rec *r);
+    int (*get)(aw_store *s, const char *id, aw_actor_rec *out);
+    /* First actor with that creator (for unique_creator); AW_ENOTFOUND when none. */
+    int (*get_by_creator)(aw_store *s, const char *creator, aw_actor_rec *out);
+    /* Update creator (NULL = keep) and trustee_root (NULL = keep, "" = clear). */
+    int (*update)(aw_store *s, const char *id, const char *creator, const char *trustee_root);
+    /* Delete the actor and every row that belongs to it (properties, lists, attributes, trusts,
+     * subscriptions, diffs, outbox) in one transaction. AW_ENOTFOUND when absent. */
+    int (*delete)(aw_store *s, const char *id);
+} aw_store_actor_ops;
+
+/* ---------------------------------------------------------------- simple properties */
+/* A property value: the stored text and whether it is JSON (else raw text, served byte for byte). */
+typedef int (*aw_prop_each_fn)(const char *name, const char *value, bool is_json, void *ud);
+
+typedef struct aw_store_prop_ops {
+    /* *value is malloc'd. */
+    int (*get)(aw_store *s, const char *actor, const char *name, char **value, bool *is_json);
+    /* Upsert. */
+    int (*set)(aw_store *s, const char *actor, const char *name, const char *value, bool is_json);
+    /* AW_ENOTFOUND when absent. */
+    int (*del)(aw_store *s, const char *actor, const char *name);
+    /* Remove every simple property. */
+    int (*del_all)(aw_store *s, const char *actor);
+    /* Visit every simple property in name order; a non-zero return from fn stops and is returned. */
+    int (*each)(aw_store *s, const char *actor, aw_prop_each_fn fn, void *ud);
+} aw_store_prop_ops;
+
+/* ---------------------------------------------------------------- list properties
+ * One row per item with a stable item id (never reused within the actor) and an order key (rank);
+ * inserts and deletes touch only the item concerned. Index = position in rank order. */
+typedef struct aw_list_meta {
+    char *description;
+    char *explanation;
+    int64_t count;
+} aw_list_meta;
+
+void aw_list_meta_free(aw_list_meta *m);
+
+typedef int (*aw_list_item_fn)(int64_t index, int64_t item_id, const char *json, void *ud);
+typedef int (*aw_list_name_fn)(const char *name, const aw_list_meta *meta, void *ud);
+
+typedef struct aw_store_list_ops {
+    /* AW_ECONFLICT when a list of that name exists. */
+    int (*create)(aw_store *s, const char *actor, const char *name, const char *desc, const char *expl);
+    int (*exists)(aw_store *s, const char *actor, const char *name); /* AW_OK / AW_ENOTFOUND */
+    int (*meta)(aw_store *s, const char *actor, const char *name, aw_list_meta *out);
+    /* NULL = keep. */
+    int (*set_meta)(aw_store *s, const char *actor, const char *name, const char *desc, const char *expl);
+    /* Remove the list and its items. */
+    int (*del)(aw_store *s, const char *actor, const char *name);
+    /* Items in order, from position `start`, at most `limit` (<0 = all). */
+    int (*items)(aw_store *s, const char *actor, const char *name, int64_t start, int64_t limit,
+                 aw_list_item_fn fn, void *ud);
+    /* Item at position; *json malloc'd. AW_ENOTFOUND when out of range. */
+    int (*get_at)(aw_store *s, const char *actor, const char *name, int64_t index, int64_t *item_id,
+                  char **json);
+    /* Insert before position `index` (index == count appends). *new_id may be NULL. */
+    int (*insert_at)(aw_store *s, const char *actor, const char *name, int64_t index, const char *json,
+                     int64_t *new_id);
+    int (*update_at)(aw_store *s, const char *actor, const char *name, int64_t index, const char *json);
+    int (*delete_at)(aw_store *s, const char *actor, const char *name, int64_t index);
+    /* Remove all items, keep the list. */
+    int (*clear)(aw_store *s, const char *actor, const char *name);
+    /* Every list of the actor, name order. */
+    int (*each)(aw_store *s, const char *actor, aw_list_name_fn fn, void *ud);
+} aw_store_list_ops;
+
+/* ---------------------------------------------------------------- attributes (bucket/name -> JSON) */
+typedef int (*aw_attr_each_fn)(const char *bucket, const char *name, const char *json,
+                               const char *timestamp /* NULL = none */, void *ud);
+
+typedef struct aw_store_attr_ops {
+    /* Expired rows are never returned. *json and *timestamp malloc'd (*timestamp may be NULL). */
+    int (*get)(aw_store *s, const char *actor, const char *bucket, const char *name, char **json,
+               char **timestamp);
+    /* Upsert. timestamp NULL = none; ttl_s 0 = never expires. */
+    int (*set)(aw_store *s, const char *actor, const char *bucket, const char *name, const char *json,
+               const char *timestamp, int64_t ttl_s);
+    /* Compare-and-swap: set only when the current value equals `expected` (NULL = absent). */
+    int (*cas)(aw_store *s, const char *actor, const char *bucket, const char *name, const char *expected,
+               const char *json, const char *timestamp);
+    int (*del)(aw_store *s, const char *actor, const char *bucket, const char *name); /* ENOTFOUND */
+    int (*del_bucket)(aw_store *s, const char *actor, const char *bucket);
+    int (*del_all)(aw_store *s, const char *actor);
+    /* bucket NULL = every bucket; ordered by bucket, name. */
+    int (*each)(aw_store *s, const char *actor, const char *bucket, aw_attr_each_fn fn, void *ud);
+} aw_store_attr_ops;
+
+/* ---------------------------------------------------------------- trusts */
+typedef struct aw_trust_rec {
+    char *actor;           /* owner id */
+    char *peerid;
+    char *baseuri;
+    char *type;            /* peer mini-app URN */
+    char *relationship;
+    char *secret;
+    char *desc;
+    bool approved;
+    bool peer_approved;
+    bool verified;
+    char *verification_token;
+    char *peer_supported;  /* peer's option tags when known, else NULL */
+    char *created_at;      /* ISO */
+} aw_trust_rec;
+
+void aw_trust_rec_free(aw_trust_rec *r);
+
+typedef struct aw_trust_filter {
+    const char *relationship; /* NULL = any */
+    const char *peerid;
+    const char *type;
+} aw_trust_filter;
+
+typedef int (*aw_trust_each_fn)(const aw_trust_rec *r, void *ud);
+
+typedef struct aw_store_trust_ops {
+    /* Insert or replace the (actor, peerid) record. */
+    int (*upsert)(aw_store *s, const aw_trust_rec *r);
+    int (*get)(aw_store *s, const char *actor, const char *peerid, aw_trust_rec *out);
+    int (*get_by_secret)(aw_store *s, const char *actor, const char *secret, aw_trust_rec *out);
+    int (*each)(aw_store *s, const char *actor, const aw_trust_filter *f, aw_trust_each_fn fn, void *ud);
+    /* Delete the record and everything tied to it (permission overrides; subscriptions, diffs,
+     * outbox rows and remote-store attributes for that peer). AW_ENOTFOUND when absent. */
+    int (*del)(aw_store *s, const char *actor, const char *peerid);
+    /* Permission override JSON for (actor, peer): *json malloc'd; AW_ENOTFOUND when none. */
+    int (*perm_get)(aw_store *s, const char *actor, const char *peerid, char **json);
+    int (*perm_set)(aw_store *s, const char *actor, const char *peerid, const char *json);
+    int (*perm_del)(aw_store *s, const char *actor, const char *peerid);
+} aw_store_trust_ops;
+
+/* ---------------------------------------------------------------- the store */
+struct aw_store {
+    const aw_store_actor_ops *actors;
+    const aw_store_prop_ops *props;
+    const aw_store_list_ops *lists;
+    const aw_store_attr_ops *attrs;
+    const aw_store_trust_ops *trusts;
+    /* Transactions: begin (write=true takes the write lock at once), commit, rollback.
+     * Nested begin is an error. Every single call above is atomic on its own. */
+    int (*begin)(aw_store *s, bool write);
+    int (*commit)(aw_store *s);
+    void (*rollback)(aw_store *s);
+    void (*close)(aw_store *s);
+    bool blocking;
+    void *impl;
+};
+
+/* Open a store from a spec such as "sqlite:/path/to/db.sqlite". Applies migrations. */
+int aw_store_open(const char *spec, void *logger, aw_store **out);
+
+#endif

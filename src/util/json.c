@@ -1,0 +1,105 @@
+#include "util/json.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int aw_json_depth(const json_t *v)
+{
+    int max = 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m) {
+            int d = aw_json_depth(m);
+            if (d > max) max = d;
+        }
+        return max + 1;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) {
+            int d = aw_json_depth(m);
+            if (d > max) max = d;
+        }
+        return max + 1;
+    }
+    return 0;
+}
+
+/* Depth of the raw text, counted before parsing so that a hostile body never builds a deep tree.
+ * Brackets inside strings are skipped. */
+static int text_depth_exceeds(const char *buf, size_t len, int max_depth)
+{
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+            continue;
+        }
+        if (c == '"') in_str = true;
+        else if (c == '{' || c == '[') {
+            if (++depth > max_depth) return 1;
+        } else if (c == '}' || c == ']') depth--;
+    }
+    return 0;
+}
+
+aw_json_err aw_json_parse(const char *buf, size_t len, int max_depth, json_t **out, char why[200])
+{
+    *out = NULL;
+    if (max_depth <= 0) max_depth = 64;
+    if (text_depth_exceeds(buf, len, max_depth)) {
+        if (why) snprintf(why, 200, "JSON nested deeper than %d levels", max_depth);
+        return AW_JSON_DEPTH;
+    }
+    json_error_t err;
+    json_t *v = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+    if (!v) {
+        if (why) {
+            if (json_error_code(&err) == json_error_out_of_memory) {
+                snprintf(why, 200, "out of memory");
+                return AW_JSON_NOMEM;
+            }
+            snprintf(why, 200, "invalid JSON: %s", err.text);
+        }
+        return AW_JSON_SYNTAX;
+    }
+    *out = v;
+    return AW_JSON_OK;
+}
+
+bool aw_json_is_json(const char *buf, size_t len)
+{
+    json_error_t err;
+    json_t *v = json_loadb(buf, len, JSON_DECODE_ANY, &err);
+    if (!v) return false;
+    json_decref(v);
+    return true;
+}
+
+char *aw_json_dump(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+const char *aw_json_str(const json_t *obj, const char *key)
+{
+    json_t *m = json_object_get(obj, key);
+    return json_is_string(m) ? json_string_value(m) : NULL;
+}
+
+bool aw_json_bool(const json_t *obj, const char *key, bool dflt)
+{
+    json_t *m = json_object_get(obj, key);
+    if (json_is_boolean(m)) return json_is_true(m);
+    if (json_is_string(m)) {
+        if (!strcasecmp(json_string_value(m), "true")) return true;
+        if (!strcasecmp(json_string_value(m), "false")) return false;
+    }
+    return dflt;
+}

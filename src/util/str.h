@@ -1,0 +1,42 @@
+/* Small string helpers: a growable buffer, constant-time compare, checks. */
+#ifndef AW_UTIL_STR_H
+#define AW_UTIL_STR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct aw_buf {
+    char *data; /* always NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+    bool oom;   /* an allocation failed; contents are truncated */
+} aw_buf;
+
+#define AW_BUF_INIT {NULL, 0, 0, false}
+
+void aw_buf_append(aw_buf *b, const void *data, size_t len);
+void aw_buf_puts(aw_buf *b, const char *s);
+void aw_buf_printf(aw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append `s` HTML-escaped. */
+void aw_buf_html(aw_buf *b, const char *s);
+/* Take ownership of the buffer's string (free with free()); the buffer is reset. Never NULL unless OOM. */
+char *aw_buf_take(aw_buf *b);
+void aw_buf_free(aw_buf *b);
+
+/* strdup that accepts NULL (returns NULL). */
+char *aw_strdup(const char *s);
+
+/* Constant-time equality of two NUL-terminated secrets (time depends only on the lengths). */
+bool aw_ct_streq(const char *a, const char *b);
+
+/* True when s is valid UTF-8 of length len. */
+bool aw_utf8_valid(const char *s, size_t len);
+
+/* True when s is exactly 32 lowercase hex characters. */
+bool aw_is_hex_id(const char *s);
+
+/* Case-insensitive prefix test. */
+bool aw_istarts(const char *s, const char *prefix);
+
+#endif

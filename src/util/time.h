@@ -1,0 +1,18 @@
+/* Time helpers. */
+#ifndef AW_UTIL_TIME_H
+#define AW_UTIL_TIME_H
+
+#include <stdint.h>
+
+/* Current UTC time as YYYY-MM-DDTHH:MM:SS.ffffffZ (sdk-api.md §2.9 item 11). buf[32]. */
+void aw_time_iso(char buf[32]);
+/* Current UTC time as "YYYY-MM-DD HH:MM:SS" (devtest attribute timestamps, protocol.md §11). buf[20]. */
+void aw_time_plain(char buf[20]);
+/* Wall-clock milliseconds since the epoch. */
+int64_t aw_time_ms(void);
+/* Monotonic milliseconds. */
+uint64_t aw_mono_ms(void);
+/* Monotonic nanoseconds. */
+uint64_t aw_mono_ns(void);
+
+#endif
