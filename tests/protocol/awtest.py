@@ -1,0 +1,226 @@
+"""Protocol-test harness: starts real actingwebd processes on free loopback ports and talks HTTP to them.
+
+Every test module imports this. The daemon binary comes from $AWD_BIN (set by CTest; the ASan build's
+binary when the suite runs under sanitizers). A daemon that prints a sanitizer report, or does not exit 0
+on SIGTERM, fails the test that stops it.
+"""
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+AWD_BIN = os.environ.get("AWD_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "actingwebd")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # dict, lower-case names
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "<Response %d %r>" % (self.status, self.body[:200])
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def request(port, method, path, body=None, json_body=None, headers=None, auth=None, bearer=None, timeout=30,
+            host="127.0.0.1"):
+    """One HTTP request on a fresh connection. `path` is sent verbatim (no normalisation)."""
+    hdrs = dict(headers or {})
+    data = body
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    if isinstance(data, str):
+        data = data.encode()
+    if auth is not None:
+        hdrs["Authorization"] = basic(*auth)
+    if bearer is not None:
+        hdrs["Authorization"] = "Bearer " + bearer
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders()
+        if data is not None:
+            conn.send(data)
+        r = conn.getresponse()
+        resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+    return resp
+
+
+class Daemon:
+    """One actingwebd process with its own data directory."""
+
+    def __init__(self, *extra, devtest=True, shards=1, data=None, env=None):
+        self.port = free_port()
+        self.own_data = data is None
+        self.data = data or tempfile.mkdtemp(prefix="awtest-")
+        self.extra = list(extra)
+        self.devtest = devtest
+        self.shards = shards
+        self.env = env
+        self.proc = None
+        self.log_path = os.path.join(self.data, "daemon.log")
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def start(self):
+        args = [AWD_BIN, "--host", "127.0.0.1", "--port", str(self.port), "--data", self.data,
+                "--shards", str(self.shards), "--log-level", "warn"] + self.extra
+        if self.devtest:
+            args.append("--devtest")
+        env = dict(os.environ)
+        env.update(self.env or {})
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("actingwebd exited at start: %s" % self.read_log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("actingwebd did not listen on %d" % self.port)
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, check=True):
+        """SIGTERM, wait, and check the exit status and the log for sanitizer reports."""
+        if not self.proc:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            rc = "hang"
+        self.proc = None
+        self.log.close()
+        log = self.read_log()
+        if check:
+            for m in SANITIZER_MARKERS:
+                if m in log:
+                    raise AssertionError("sanitizer report from actingwebd:\n" + log[-6000:])
+            if rc != 0:
+                raise AssertionError("actingwebd exited with %r on SIGTERM:\n%s" % (rc, log[-4000:]))
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+        self.log.close()
+
+    def cleanup(self):
+        if self.proc:
+            self.stop(check=False)
+        if self.own_data:
+            shutil.rmtree(self.data, ignore_errors=True)
+
+    # --- HTTP helpers -------------------------------------------------------------------
+    def req(self, method, path, **kw):
+        return request(self.port, method, path, **kw)
+
+    def create_actor(self, creator="creator", passphrase=None, **extra):
+        body = {"creator": creator}
+        if passphrase is not None:
+            body["passphrase"] = passphrase
+        body.update(extra)
+        r = self.req("POST", "/", json_body=body)
+        assert r.status == 201, r
+        a = r.json()
+        return Actor(self, a["id"], a["creator"], a["passphrase"], r.header("Location"))
+
+
+class Actor:
+    def __init__(self, daemon, id, creator, passphrase, url):
+        self.daemon = daemon
+        self.id = id
+        self.creator = creator
+        self.passphrase = passphrase
+        self.url = url
+        self.path = "/" + id
+
+    @property
+    def auth(self):
+        return (self.creator, self.passphrase)
+
+    def req(self, method, sub="", **kw):
+        """Request below the actor root as its creator unless auth/bearer/noauth given."""
+        if kw.pop("noauth", False):
+            pass
+        elif "auth" not in kw and "bearer" not in kw and "Authorization" not in (kw.get("headers") or {}):
+            kw["auth"] = self.auth
+        return self.daemon.req(method, self.path + sub, **kw)
+
+
+class DaemonTest(unittest.TestCase):
+    """A test class with one daemon for all its tests (override `daemon_args`)."""
+    daemon_args = ()
+    daemon_kwargs = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(*cls.daemon_args, **cls.daemon_kwargs).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.d.stop()
+        finally:
+            cls.d.cleanup()
+
+    def assertStatus(self, resp, status, msg=None):
+        self.assertEqual(resp.status, status, msg or resp)
+
+    def assertJsonError(self, resp, status):
+        self.assertStatus(resp, status)
+        self.assertTrue(resp.header("content-type", ).startswith("application/json"), resp.headers)
+        body = resp.json()
+        self.assertEqual(body["error"]["code"], status)
+        self.assertIsInstance(body["error"]["message"], str)
+
+
+def main():
+    unittest.main(verbosity=2)
