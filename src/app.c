@@ -2,12 +2,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "app_internal.h"
 #include "http/server.h"
+#include "core/subscriber.h"
+#include "peer/delivery.h"
 #include "peer/engine.h"
+#include "util/rand.h"
 #include "util/str.h"
 
 const char *aw_version(void) { return AW_VERSION_STRING; }
@@ -215,6 +219,8 @@ static void begin_shutdown(aw_app *app)
     pthread_mutex_unlock(&app->post_mu);
     AW_INFO(&app->log, "shutting down: no new connections, finishing requests in flight");
     if (app->peer) aw_peer_engine_shutdown(app);
+    aw_delivery_shutdown(app);
+    aw_subscriber_shutdown(app);
     aw_server_quiesce(app, shutdown_step);
 }
 
@@ -244,7 +250,12 @@ int aw_app_attach(aw_app *app, uv_loop_t *loop)
     app->wakeup.data = app;
     if (uv_async_init(loop, &app->wakeup, on_wakeup) != 0) return AW_ENOMEM;
     app->attached = true;
+    char rnd[9];
+    aw_rand_hex(rnd, 4);
+    snprintf(app->shard_id, sizeof app->shard_id, "%d-%s", (int)getpid(), rnd);
     int r = aw_peer_engine_start(app);
+    if (r == AW_OK) r = aw_delivery_start(app);
+    if (r == AW_OK) r = aw_subscriber_start(app);
     if (r == AW_OK && app->cfg.listen_port) r = aw_server_start(app);
     if (r != AW_OK) {
         atomic_store(&app->stop_requested, true);
@@ -284,6 +295,8 @@ void aw_app_free(aw_app *app)
 {
     if (!app) return;
     aw_server_free(app);
+    aw_delivery_free(app);
+    aw_subscriber_free(app);
     aw_peer_engine_free(app);
     if (app->store) app->store->close(app->store);
     aw_post *p = app->post_head;

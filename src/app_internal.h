@@ -14,6 +14,8 @@
 
 struct aw_server;
 struct aw_peer_engine;
+struct aw_delivery;
+struct aw_subscriber;
 
 /* A closure posted to the loop thread from any thread (aw_app_post). */
 typedef struct aw_post {
@@ -48,6 +50,9 @@ struct aw_app {
 
     struct aw_server *server;
     struct aw_peer_engine *peer;
+    struct aw_delivery *delivery;     /* publisher outbox workers (peer/delivery.c) */
+    struct aw_subscriber *subscriber; /* subscriber gap timers (core/subscriber.c) */
+    char shard_id[40];                /* lease owner name for shared storage rows */
 };
 
 /* True when called on the thread running the app's loop. */

@@ -50,6 +50,9 @@ static const opt_def opts[] = {
     {"auto-accept", OPT_BOOL, "0", "approve incoming trust requests for the default relationship at once"},
     {"gap-timeout", OPT_INT, "5", "subscriber gap timeout in seconds"},
     {"deny-private-peers", OPT_BOOL, "0", "refuse peer URLs on loopback and private addresses"},
+    {"peer-timeout-ms", OPT_INT, "0", "per-attempt limit of outbound peer requests in ms (0 = 10000)"},
+    {"connect-timeout-ms", OPT_INT, "0", "connect limit of outbound peer requests in ms (0 = 5000)"},
+    {"verify-timeout-ms", OPT_INT, "0", "deadline of the trust verification call-back in ms (0 = 5000)"},
     {"config", OPT_STR, NULL, "JSON file with any of these options as keys (flags and env win)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -269,6 +272,9 @@ int main(int argc, char **argv)
     cfg.max_depth = (int)ival("max-depth", 1, 1000);
     cfg.gap_timeout_ms = (uint32_t)ival("gap-timeout", 0, 86400) * 1000u;
     cfg.net.deny_private_peers = bval("deny-private-peers");
+    if (ival("peer-timeout-ms", 0, 3600000)) cfg.net.attempt_ms = (uint32_t)ival("peer-timeout-ms", 0, 3600000);
+    if (ival("connect-timeout-ms", 0, 3600000)) cfg.net.connect_ms = (uint32_t)ival("connect-timeout-ms", 0, 3600000);
+    if (ival("verify-timeout-ms", 0, 3600000)) cfg.net.verify_ms = (uint32_t)ival("verify-timeout-ms", 0, 3600000);
     cfg.log_level = (aw_log_level)level;
 
     /* Signals are taken by sigwait in this thread only; shards inherit the blocked mask. */

@@ -7,5 +7,6 @@
 #include <actingweb/app.h>
 #include <actingweb/op.h>
 #include <actingweb/peer.h>
+#include <actingweb/trust.h>
 
 #endif

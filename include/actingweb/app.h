@@ -58,6 +58,10 @@ typedef struct aw_config {
 
     aw_net_config net;
 
+    /* Publisher-side callback delivery (sdk-api.md §6). 0 = default. */
+    uint32_t delivery_max_concurrent; /* callbacks in flight in total; default 64 */
+    size_t delivery_cap_bytes;        /* larger high-granularity callbacks go out in low form; default 256 KiB */
+
     aw_log_fn log_cb;         /* default: stderr */
     void *log_ud;
     aw_log_level log_level;   /* default AW_LOG_INFO */

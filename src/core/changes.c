@@ -1,8 +1,114 @@
-/* Placeholder until subscriptions land: no subscriber, nothing to record. */
+/* Change registration: for every publisher subscription whose scope overlaps a change, shape the diff
+ * (protocol.md §9.6), filter it by the subscriber's read permission, take the next sequence number and
+ * store the diff plus its delivery job — all inside the caller's write transaction (sdk-api.md §6.1). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "core/changes.h"
+#include "core/diff.h"
+#include "core/perms.h"
+#include "peer/delivery.h"
+#include "util/json.h"
+#include "util/time.h"
+
+typedef struct reg_ctx {
+    aw_app *app;
+    const char *actor;
+    const char *target;
+    const char *c_sub;
+    const char *c_res;
+    json_t *blob;
+    int status;
+    int registered;
+} reg_ctx;
+
+/* Drop what the subscriber may not read. Returns the (possibly reduced) diff or NULL when nothing is left. */
+static json_t *filter_by_permission(reg_ctx *c, const aw_sub_rec *sub, json_t *diff, int *status)
+{
+    if (strcmp(c->target, "properties") != 0) return diff;
+    aw_store *s = c->app->store;
+    aw_trust_rec t;
+    int r = s->trusts->get(s, c->actor, sub->peerid, &t);
+    if (r == AW_ENOTFOUND) {
+        json_decref(diff);
+        return NULL;
+    }
+    if (r != AW_OK) {
+        *status = r;
+        json_decref(diff);
+        return NULL;
+    }
+    aw_principal who = {.kind = AW_WHO_PEER, .approved = t.approved};
+    snprintf(who.peerid, sizeof who.peerid, "%s", t.peerid);
+    snprintf(who.relationship, sizeof who.relationship, "%s", t.relationship);
+    aw_trust_rec_free(&t);
+    const char *name = *sub->subtarget ? sub->subtarget : c->c_sub;
+    if (name && *name) {
+        int st = AW_OK;
+        aw_perm_decision d = aw_perms_check(c->app, c->actor, &who, "properties", name, "read", &st);
+        if (st != AW_OK) *status = st;
+        if (d == AW_PERM_DENIED) {
+            json_decref(diff);
+            return NULL;
+        }
+        return diff;
+    }
+    /* A whole-collection change seen by a whole-collection subscription: filter key by key. */
+    if (!json_is_object(diff)) return diff;
+    const char *k;
+    json_t *v, *tmp;
+    json_object_foreach_safe(diff, tmp, k, v) {
+        int st = AW_OK;
+        if (aw_perms_check(c->app, c->actor, &who, "properties", k, "read", &st) == AW_PERM_DENIED)
+            json_object_del(diff, k);
+        if (st != AW_OK) *status = st;
+    }
+    if (json_object_size(diff) == 0) {
+        json_decref(diff);
+        return NULL;
+    }
+    return diff;
+}
+
+static int register_one(const aw_sub_rec *sub, void *ud)
+{
+    reg_ctx *c = ud;
+    json_t *diff = aw_diff_shape(sub->subtarget, sub->resource, c->c_sub, c->c_res, c->blob);
+    if (!diff) return AW_OK;
+    int st = AW_OK;
+    diff = filter_by_permission(c, sub, diff, &st);
+    if (st != AW_OK) return st;
+    if (!diff) return AW_OK;
+    aw_store *s = c->app->store;
+    int64_t seq = 0;
+    int r = s->subs->next_seq(s, c->actor, sub->subid, &seq);
+    char *txt = r == AW_OK ? aw_json_dump(diff) : NULL;
+    json_decref(diff);
+    if (r != AW_OK) return r;
+    if (!txt) return AW_ENOMEM;
+    char ts[32];
+    aw_time_iso(ts);
+    r = s->subs->diff_add(s, c->actor, sub->subid, seq, ts, txt);
+    free(txt);
+    if (r == AW_OK && strcmp(sub->granularity, "none") != 0) {
+        aw_outbox_job j = {.actor = (char *)c->actor,
+                           .subid = sub->subid,
+                           .peerid = sub->peerid,
+                           .seq = seq,
+                           .kind = "diff",
+                           .due_ms = aw_time_ms()};
+        r = s->outbox->add(s, &j);
+        if (r == AW_OK) c->registered++;
+    }
+    return r;
+}
 
 int aw_changes_register(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
                         const char *resource, json_t *blob)
 {
-    return AW_OK;
+    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0};
+    aw_sub_filter f = {.target = target, .callback = 0};
+    int r = app->store->subs->each(app->store, actor_id, &f, register_one, &c);
+    if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
+    return r;
 }

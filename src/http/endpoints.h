@@ -9,6 +9,7 @@ void aw_ep_root(aw_req *req);          /* root.c:          GET/DELETE {root}    
 void aw_ep_meta(aw_req *req);          /* meta.c:          /meta/...                 */
 void aw_ep_properties(aw_req *req);    /* properties.c:    /properties/...           */
 void aw_ep_trust(aw_req *req);         /* trust.c:         /trust/...                */
+void aw_ep_trust_permissions(aw_req *req); /* trust_permissions.c: /trust/{rel}/{peer}/permissions */
 void aw_ep_permissions(aw_req *req);   /* permissions.c:   /permissions/{peer}       */
 void aw_ep_subscriptions(aw_req *req); /* subscriptions.c: /subscriptions/...        */
 void aw_ep_callbacks(aw_req *req);     /* callbacks.c:     /callbacks/...            */

@@ -2,27 +2,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/trust_types.h"
 #include "http/endpoints.h"
-
-/* Trust types offered and their descriptions (/meta/trusttypes, /meta/actingweb/trust_types).
- * The first entry is the default unless the configured default relationship names another. */
-static const struct {
-    const char *name, *display, *desc;
-} trust_types[] = {
-    {"associate", "Associate", "Read public properties"},
-    {"viewer", "Viewer", "Read public and shared properties"},
-    {"friend", "Friend", "Shared data, most actions"},
-    {"partner", "Partner", "Most trusted regular peer"},
-    {"admin", "Administrator", "Everything"},
-    {"mcp_client", "MCP client", "Model Context Protocol client"},
-};
-#define N_TRUST_TYPES (sizeof trust_types / sizeof trust_types[0])
 
 /* Option tags of the features this build implements, sorted. Grows as features land. */
 const char *aw_supported_tags(const aw_app *app)
 {
     (void)app;
-    return "listproperties,nestedproperties";
+    return "listproperties,nestedproperties,permissionquery,trust,trustpermissions";
 }
 
 static void text(aw_req *req, const char *s)
@@ -30,10 +17,13 @@ static void text(aw_req *req, const char *s)
     aw_req_reply_raw(req, 200, "text/plain; charset=utf-8", s, strlen(s));
 }
 
+/* Trust types offered and their descriptions (/meta/trusttypes, /meta/actingweb/trust_types) come from
+ * the trust-type registry (core/trust_types.c). */
 static json_t *trust_type_names(void)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < N_TRUST_TYPES; i++) json_array_append_new(a, json_string(trust_types[i].name));
+    for (size_t i = 0; i < aw_trust_type_count(); i++)
+        json_array_append_new(a, json_string(aw_trust_type_at(i)->name));
     return a;
 }
 
@@ -63,10 +53,11 @@ static void meta_all(aw_req *req)
 static void meta_trusttypes(aw_req *req)
 {
     json_t *types = json_object();
-    for (size_t i = 0; i < N_TRUST_TYPES; i++)
-        json_object_set_new(types, trust_types[i].name,
-                            json_pack("{s:s,s:s}", "display_name", trust_types[i].display, "description",
-                                      trust_types[i].desc));
+    for (size_t i = 0; i < aw_trust_type_count(); i++) {
+        const aw_trust_type *t = aw_trust_type_at(i);
+        json_object_set_new(types, t->name,
+                            json_pack("{s:s,s:s}", "display_name", t->display_name, "description", t->description));
+    }
     json_t *out = json_pack("{s:o,s:s}", "trust_types", types, "default_trust_type",
                             req->app->cfg.default_relationship);
     aw_req_reply_json(req, 200, out);
@@ -75,10 +66,11 @@ static void meta_trusttypes(aw_req *req)
 static void meta_aw_trust_types(aw_req *req)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < N_TRUST_TYPES; i++)
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "name", trust_types[i].name, "display_name",
-                                           trust_types[i].display, "description", trust_types[i].desc,
-                                           "created_by", "system"));
+    for (size_t i = 0; i < aw_trust_type_count(); i++) {
+        const aw_trust_type *t = aw_trust_type_at(i);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "name", t->name, "display_name", t->display_name,
+                                           "description", t->description, "created_by", "system"));
+    }
     aw_req_reply_json(req, 200, a);
 }
 

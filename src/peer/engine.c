@@ -1,7 +1,670 @@
-/* Placeholder peer engine (replaced by the libcurl-multi engine). */
-#include "peer/engine.h"
+/* The peer engine: one CURLM per app for its whole life, driven by the app's libuv loop
+ * (curl_multi_socket_action, one uv_poll per socket, one uv_timer for curl), one uv_timer for the
+ * engine's own timers (a min-heap of deadlines, backoffs and deferred completions), and the two
+ * counting gates (net.max_outbound in total, net.per_origin per scheme+host+port) with FIFO queues. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int aw_peer_engine_start(aw_app *app) { return AW_OK; }
-void aw_peer_engine_shutdown(aw_app *app) {}
-size_t aw_peer_engine_active(const aw_app *app) { return 0; }
-void aw_peer_engine_free(aw_app *app) {}
+#include "peer/engine.h"
+#include "peer/internal.h"
+#include "util/rand.h"
+
+typedef struct aw_sock {
+    uv_poll_t poll;
+    aw_peer_engine *eng;
+    curl_socket_t fd;
+    bool counted; /* closing during shutdown: report to aw_app_handle_closed */
+    struct aw_sock *next, *prev;
+} aw_sock;
+
+typedef struct aw_origin {
+    char *key;
+    uint32_t in_flight;
+    aw_op *qhead, *qtail;
+    struct aw_origin *hnext;
+} aw_origin;
+
+struct aw_peer_engine {
+    aw_app *app;
+    aw_net_config net;
+    CURLM *multi;
+    uv_timer_t curl_timer;
+    uv_timer_t op_timer;
+    bool shutting;
+    bool closed;            /* uv handles closed */
+    size_t n_active;        /* undelivered ops */
+    aw_op *ops_head;        /* undelivered ops */
+    aw_sock *socks;
+    /* timer heap */
+    aw_tnode **heap;
+    size_t heap_n, heap_cap;
+    uint64_t armed_due;     /* UINT64_MAX: not armed */
+    bool in_timer_cb;
+    /* gates */
+    uint32_t in_flight;
+    aw_op *gq_head, *gq_tail;
+    aw_origin **otab;
+    size_t otab_n;          /* buckets (power of 2) */
+    size_t n_origins;
+    /* easy handle pool */
+    CURL **pool;
+    size_t pool_n, pool_cap;
+    /* request ids */
+    char rid_prefix[17];
+    uint64_t rid_ctr;
+};
+
+aw_peer_engine *aw_peer_eng(aw_app *app) { return app ? app->peer : NULL; }
+bool aw_peer_eng_accepting(aw_app *app) { return app && app->peer && !app->peer->shutting && !app->stopping; }
+CURLM *aw_peer_multi(aw_peer_engine *eng) { return eng->multi; }
+const aw_net_config *aw_peer_net(aw_peer_engine *eng) { return &eng->net; }
+uint64_t aw_peer_now(aw_peer_engine *eng) { return uv_now(eng->app->loop); }
+
+void aw_peer_next_request_id(aw_peer_engine *eng, char out[40])
+{
+    snprintf(out, 40, "%s%016llx", eng->rid_prefix, (unsigned long long)++eng->rid_ctr);
+}
+
+/* ---------------- timer heap ---------------- */
+
+static void heap_swap(aw_tnode **h, size_t a, size_t b)
+{
+    aw_tnode *t = h[a];
+    h[a] = h[b];
+    h[b] = t;
+    h[a]->idx = a + 1;
+    h[b]->idx = b + 1;
+}
+
+static void heap_up(aw_tnode **h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p]->due <= h[i]->due) break;
+        heap_swap(h, p, i);
+        i = p;
+    }
+}
+
+static void heap_down(aw_tnode **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l]->due < h[m]->due) m = l;
+        if (r < n && h[r]->due < h[m]->due) m = r;
+        if (m == i) break;
+        heap_swap(h, m, i);
+        i = m;
+    }
+}
+
+static void on_op_timer(uv_timer_t *t);
+
+static void heap_arm(aw_peer_engine *eng)
+{
+    if (eng->closed || eng->in_timer_cb) return;
+    if (eng->heap_n == 0) {
+        if (eng->armed_due != UINT64_MAX) uv_timer_stop(&eng->op_timer);
+        eng->armed_due = UINT64_MAX;
+        return;
+    }
+    uint64_t due = eng->heap[0]->due;
+    if (due == eng->armed_due) return;
+    uint64_t now = uv_now(eng->app->loop);
+    eng->armed_due = due;
+    uv_timer_start(&eng->op_timer, on_op_timer, due > now ? due - now : 0, 0);
+}
+
+static void heap_remove(aw_peer_engine *eng, aw_tnode *n)
+{
+    size_t i = n->idx - 1;
+    n->idx = 0;
+    eng->heap_n--;
+    if (i == eng->heap_n) return;
+    eng->heap[i] = eng->heap[eng->heap_n];
+    eng->heap[i]->idx = i + 1;
+    heap_up(eng->heap, i);
+    heap_down(eng->heap, eng->heap_n, eng->heap[i]->idx - 1);
+}
+
+void aw_peer_timer_stop(aw_peer_engine *eng, aw_tnode *n)
+{
+    if (!n->idx) return;
+    heap_remove(eng, n);
+    heap_arm(eng);
+}
+
+void aw_peer_timer_start(aw_peer_engine *eng, aw_tnode *n, uint64_t delay_ms)
+{
+    if (n->idx) heap_remove(eng, n);
+    if (eng->heap_n == eng->heap_cap) {
+        size_t nc = eng->heap_cap ? eng->heap_cap * 2 : 256;
+        aw_tnode **nh = realloc(eng->heap, nc * sizeof *nh);
+        if (!nh) abort(); /* a timer that cannot be armed breaks the exactly-once contract */
+        eng->heap = nh;
+        eng->heap_cap = nc;
+    }
+    n->due = uv_now(eng->app->loop) + delay_ms;
+    eng->heap[eng->heap_n++] = n;
+    n->idx = eng->heap_n;
+    heap_up(eng->heap, eng->heap_n - 1);
+    heap_arm(eng);
+}
+
+static void on_op_timer(uv_timer_t *t)
+{
+    aw_peer_engine *eng = t->data;
+    eng->armed_due = UINT64_MAX;
+    eng->in_timer_cb = true;
+    uv_update_time(eng->app->loop);
+    uint64_t now = uv_now(eng->app->loop);
+    while (eng->heap_n && eng->heap[0]->due <= now) {
+        aw_tnode *n = eng->heap[0];
+        heap_remove(eng, n);
+        n->fire(n);
+    }
+    eng->in_timer_cb = false;
+    heap_arm(eng);
+}
+
+/* ---------------- ops: registry and delivery ---------------- */
+
+void aw_op_register(aw_peer_engine *eng, aw_op *op)
+{
+    op->eng = eng;
+    op->anext = eng->ops_head;
+    op->aprev = NULL;
+    if (eng->ops_head) eng->ops_head->aprev = op;
+    eng->ops_head = op;
+    eng->n_active++;
+}
+
+static void op_unlink(aw_op *op)
+{
+    aw_peer_engine *eng = op->eng;
+    if (op->aprev) op->aprev->anext = op->anext;
+    else eng->ops_head = op->anext;
+    if (op->anext) op->anext->aprev = op->aprev;
+    op->anext = op->aprev = NULL;
+    eng->n_active--;
+}
+
+static void op_deliver(aw_op *op)
+{
+    if (op->delivered) return;
+    op->delivered = true;
+    aw_peer_timer_stop(op->eng, &op->tn);
+    op_unlink(op);
+    aw_result *res = op->res;
+    op->res = NULL;
+    if (op->cb) op->cb(res, op->ud);
+    aw_result_unref(res);
+    aw_op_unref(op); /* the engine's reference */
+}
+
+void aw_op_tn_fire(aw_tnode *n)
+{
+    aw_op *op = (aw_op *)((char *)n - offsetof(aw_op, tn));
+    if (op->tn_kind == TN_COMPLETE) {
+        op_deliver(op);
+        return;
+    }
+    if (op->kind == AW_OPK_REQUEST) aw_req_timer_fire(op);
+}
+
+void aw_op_finish(aw_op *op, aw_result *res, bool defer)
+{
+    if (op->state == OPS_DONE) {
+        aw_result_unref(res);
+        return;
+    }
+    op->state = OPS_DONE;
+    if (!res) res = aw_result_new(AW_ENOMEM);
+    if (!res) abort();
+    if (op->xform) op->xform(op, res);
+    op->res = res;
+    if (defer && !op->eng->closed) {
+        op->tn_kind = TN_COMPLETE;
+        op->tn.fire = aw_op_tn_fire;
+        aw_peer_timer_start(op->eng, &op->tn, 0);
+    } else {
+        op_deliver(op);
+    }
+}
+
+aw_op *aw_op_custom_new(aw_app *app, aw_done_cb cb, void *ud,
+                        void (*cancel)(aw_op *op, int status, void *cud), void *cud)
+{
+    if (!aw_peer_eng_accepting(app)) return NULL;
+    aw_op *op = calloc(1, sizeof *op);
+    if (!op) return NULL;
+    atomic_init(&op->refs, 1);
+    op->app = app;
+    op->kind = AW_OPK_CUSTOM;
+    op->state = OPS_RUNNING;
+    op->cb = cb;
+    op->ud = ud;
+    op->custom_cancel = cancel;
+    op->custom_ud = cud;
+    op->tn.fire = aw_op_tn_fire;
+    aw_op_register(app->peer, op);
+    return op;
+}
+
+void aw_op_custom_complete(aw_op *op, aw_result *res, bool defer) { aw_op_finish(op, res, defer); }
+
+/* Abort a running op with `status`; completion is deferred (defer) or immediate. */
+static void op_abort(aw_op *op, int status, bool defer)
+{
+    if (op->state == OPS_DONE) return;
+    if (op->kind == AW_OPK_REQUEST) {
+        aw_req_abort(op, status);
+        if (op->state != OPS_DONE) {
+            aw_result *r = aw_result_new(status);
+            if (r) {
+                r->attempts = op->attempts;
+                r->remote_state = op->maybe_sent ? AW_REMOTE_UNKNOWN : AW_REMOTE_NONE;
+                aw_result_setmsg(r, "%s %s: %s", op->method, op->url, aw_strerror(status));
+            }
+            aw_op_finish(op, r, defer);
+        }
+    } else if (op->custom_cancel) {
+        op->custom_cancel(op, status, op->custom_ud);
+        if (op->state != OPS_DONE && !defer) aw_op_finish(op, aw_result_new(status), false);
+    } else {
+        aw_op_finish(op, aw_result_new(status), defer);
+    }
+}
+
+int aw_op_cancel(aw_op *op)
+{
+    if (!op) return AW_EINVAL;
+    if (op->state == OPS_DONE) return AW_EALREADY;
+    op_abort(op, AW_ECANCELED, true);
+    return AW_OK;
+}
+
+/* ---------------- curl glue ---------------- */
+
+static void check_multi_info(aw_peer_engine *eng)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(eng->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        CURL *e = m->easy_handle;
+        CURLcode rc = m->data.result;
+        aw_op *op = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&op);
+        if (op && op->easy == e) aw_req_curl_done(op, rc);
+        else {
+            curl_multi_remove_handle(eng->multi, e);
+            aw_peer_easy_put(eng, e);
+        }
+    }
+}
+
+static void sock_closed(uv_handle_t *h)
+{
+    aw_sock *s = h->data;
+    aw_app *app = s->eng->app;
+    bool counted = s->counted;
+    free(s);
+    if (counted) aw_app_handle_closed(app);
+}
+
+static void sock_close(aw_peer_engine *eng, aw_sock *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else eng->socks = s->next;
+    if (s->next) s->next->prev = s->prev;
+    if (eng->shutting) {
+        s->counted = true;
+        eng->app->closing_handles++;
+    }
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, sock_closed);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    aw_sock *s = h->data;
+    aw_peer_engine *eng = s->eng;
+    int flags = 0;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    }
+    int running;
+    curl_multi_socket_action(eng->multi, s->fd, flags, &running); /* may close s */
+    check_multi_info(eng);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    aw_peer_engine *eng = userp;
+    aw_sock *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            curl_multi_assign(eng->multi, fd, NULL);
+            sock_close(eng, s);
+        }
+        return 0;
+    }
+    if (!s) {
+        if (eng->closed) return -1;
+        s = calloc(1, sizeof *s);
+        if (!s) return -1;
+        s->eng = eng;
+        s->fd = fd;
+        if (uv_poll_init_socket(eng->app->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->poll.data = s;
+        s->next = eng->socks;
+        if (eng->socks) eng->socks->prev = s;
+        eng->socks = s;
+        curl_multi_assign(eng->multi, fd, s);
+    }
+    int ev = 0;
+    if (what & CURL_POLL_IN) ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+    uv_poll_start(&s->poll, ev, on_poll);
+    return 0;
+}
+
+static void on_curl_timeout(uv_timer_t *t)
+{
+    aw_peer_engine *eng = t->data;
+    int running;
+    curl_multi_socket_action(eng->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(eng);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    aw_peer_engine *eng = userp;
+    if (eng->closed) return 0;
+    if (timeout_ms < 0) uv_timer_stop(&eng->curl_timer);
+    else uv_timer_start(&eng->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+CURL *aw_peer_easy_get(aw_peer_engine *eng)
+{
+    if (eng->pool_n) return eng->pool[--eng->pool_n];
+    return curl_easy_init();
+}
+
+void aw_peer_easy_put(aw_peer_engine *eng, CURL *e)
+{
+    if (!e) return;
+    if (eng->pool_n < eng->pool_cap && !eng->closed) {
+        curl_easy_reset(e);
+        eng->pool[eng->pool_n++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
+/* ---------------- gates ---------------- */
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
+{
+    size_t b = hash_str(key) & (eng->otab_n - 1);
+    for (aw_origin *o = eng->otab[b]; o; o = o->hnext)
+        if (!strcmp(o->key, key)) return o;
+    if (!create) return NULL;
+    if (eng->n_origins + 1 > eng->otab_n * 2) { /* grow */
+        size_t nn = eng->otab_n * 4;
+        aw_origin **nt = calloc(nn, sizeof *nt);
+        if (nt) {
+            for (size_t i = 0; i < eng->otab_n; i++) {
+                aw_origin *o = eng->otab[i];
+                while (o) {
+                    aw_origin *n = o->hnext;
+                    size_t nb = hash_str(o->key) & (nn - 1);
+                    o->hnext = nt[nb];
+                    nt[nb] = o;
+                    o = n;
+                }
+            }
+            free(eng->otab);
+            eng->otab = nt;
+            eng->otab_n = nn;
+            b = hash_str(key) & (nn - 1);
+        }
+    }
+    aw_origin *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->key = strdup(key);
+    if (!o->key) {
+        free(o);
+        return NULL;
+    }
+    o->hnext = eng->otab[b];
+    eng->otab[b] = o;
+    eng->n_origins++;
+    return o;
+}
+
+static void origin_maybe_free(aw_peer_engine *eng, aw_origin *o)
+{
+    if (o->in_flight || o->qhead) return;
+    size_t b = hash_str(o->key) & (eng->otab_n - 1);
+    for (aw_origin **pp = &eng->otab[b]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == o) {
+            *pp = o->hnext;
+            eng->n_origins--;
+            free(o->key);
+            free(o);
+            return;
+        }
+    }
+}
+
+static void q_push(aw_op **head, aw_op **tail, aw_op *op)
+{
+    op->qnext = NULL;
+    op->qprev = *tail;
+    if (*tail) (*tail)->qnext = op;
+    else *head = op;
+    *tail = op;
+}
+
+static void q_remove(aw_op **head, aw_op **tail, aw_op *op)
+{
+    if (op->qprev) op->qprev->qnext = op->qnext;
+    else *head = op->qnext;
+    if (op->qnext) op->qnext->qprev = op->qprev;
+    else *tail = op->qprev;
+    op->qnext = op->qprev = NULL;
+}
+
+/* Holding an origin slot: take a global slot or queue for one. */
+static bool gate_global(aw_op *op)
+{
+    aw_peer_engine *eng = op->eng;
+    if (eng->gq_head || eng->in_flight >= eng->net.max_outbound) {
+        op->state = OPS_WAIT_GLOBAL;
+        q_push(&eng->gq_head, &eng->gq_tail, op);
+        return false;
+    }
+    eng->in_flight++;
+    op->holds_global = true;
+    return true;
+}
+
+bool aw_gate_acquire(aw_op *op)
+{
+    aw_peer_engine *eng = op->eng;
+    aw_origin *o = origin_get(eng, op->origin_key, true);
+    if (!o) return true; /* OOM on bookkeeping: do not block the request */
+    op->origin = o;
+    if (o->qhead || o->in_flight >= eng->net.per_origin) {
+        op->state = OPS_WAIT_ORIGIN;
+        q_push(&o->qhead, &o->qtail, op);
+        return false;
+    }
+    o->in_flight++;
+    op->holds_origin = true;
+    return gate_global(op);
+}
+
+static void pump(aw_peer_engine *eng, aw_origin *o)
+{
+    /* Origin waiters first move to the global gate (FIFO), then global waiters launch. */
+    while (o && o->qhead && o->in_flight < eng->net.per_origin) {
+        aw_op *w = o->qhead;
+        q_remove(&o->qhead, &o->qtail, w);
+        o->in_flight++;
+        w->holds_origin = true;
+        if (gate_global(w)) aw_req_launch_or_queue(w);
+    }
+    while (eng->gq_head && eng->in_flight < eng->net.max_outbound) {
+        aw_op *w = eng->gq_head;
+        q_remove(&eng->gq_head, &eng->gq_tail, w);
+        eng->in_flight++;
+        w->holds_global = true;
+        aw_req_launch_or_queue(w);
+    }
+}
+
+void aw_gate_release(aw_op *op)
+{
+    aw_peer_engine *eng = op->eng;
+    aw_origin *o = op->origin;
+    if (op->state == OPS_WAIT_ORIGIN && o) q_remove(&o->qhead, &o->qtail, op);
+    if (op->state == OPS_WAIT_GLOBAL) q_remove(&eng->gq_head, &eng->gq_tail, op);
+    if (op->holds_global) {
+        op->holds_global = false;
+        eng->in_flight--;
+    }
+    if (op->holds_origin && o) {
+        op->holds_origin = false;
+        o->in_flight--;
+    }
+    op->origin = NULL;
+    pump(eng, o);
+    if (o) origin_maybe_free(eng, o);
+}
+
+/* ---------------- lifecycle ---------------- */
+
+int aw_peer_engine_start(aw_app *app)
+{
+    aw_peer_engine *eng = calloc(1, sizeof *eng);
+    if (!eng) return AW_ENOMEM;
+    eng->app = app;
+    eng->net = app->cfg.net;
+    aw_config d;
+    aw_config_init(&d);
+    if (!eng->net.connect_ms) eng->net.connect_ms = d.net.connect_ms;
+    if (!eng->net.attempt_ms) eng->net.attempt_ms = d.net.attempt_ms;
+    if (!eng->net.deadline_ms) eng->net.deadline_ms = d.net.deadline_ms;
+    if (!eng->net.verify_ms) eng->net.verify_ms = d.net.verify_ms;
+    if (!eng->net.max_outbound) eng->net.max_outbound = d.net.max_outbound;
+    if (!eng->net.per_origin) eng->net.per_origin = d.net.per_origin;
+    if (!eng->net.max_response) eng->net.max_response = d.net.max_response;
+    eng->armed_due = UINT64_MAX;
+    eng->otab_n = 64;
+    eng->otab = calloc(eng->otab_n, sizeof *eng->otab);
+    eng->pool_cap = eng->net.max_outbound < 4096 ? eng->net.max_outbound : 4096;
+    eng->pool = calloc(eng->pool_cap, sizeof *eng->pool);
+    eng->multi = curl_multi_init();
+    if (!eng->otab || !eng->pool || !eng->multi) {
+        if (eng->multi) curl_multi_cleanup(eng->multi);
+        free(eng->otab);
+        free(eng->pool);
+        free(eng);
+        return AW_ENOMEM;
+    }
+    if (aw_rand_hex(eng->rid_prefix, 8) != 0) snprintf(eng->rid_prefix, sizeof eng->rid_prefix, "%016llx",
+                                                       (unsigned long long)uv_hrtime());
+    curl_multi_setopt(eng->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(eng->multi, CURLMOPT_SOCKETDATA, eng);
+    curl_multi_setopt(eng->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(eng->multi, CURLMOPT_TIMERDATA, eng);
+    /* The connection cache: big enough to keep a connection per request in flight. */
+    curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, (long)eng->net.max_outbound);
+    uv_timer_init(app->loop, &eng->curl_timer);
+    uv_timer_init(app->loop, &eng->op_timer);
+    eng->curl_timer.data = eng;
+    eng->op_timer.data = eng;
+    app->peer = eng;
+    return AW_OK;
+}
+
+size_t aw_peer_engine_active(const aw_app *app) { return app->peer ? app->peer->n_active : 0; }
+
+static void handle_closed(uv_handle_t *h)
+{
+    aw_peer_engine *eng = h->data;
+    aw_app_handle_closed(eng->app);
+}
+
+void aw_peer_engine_shutdown(aw_app *app)
+{
+    aw_peer_engine *eng = app->peer;
+    if (!eng || eng->shutting) return;
+    eng->shutting = true;
+    /* Complete every undelivered op, on the loop, with AW_ESHUTDOWN (an op whose completion was
+     * already known keeps its own status). Callbacks cannot start new ops any more. */
+    while (eng->ops_head) {
+        aw_op *op = eng->ops_head;
+        if (op->state != OPS_DONE) op_abort(op, AW_ESHUTDOWN, false); /* delivers */
+        else op_deliver(op);
+    }
+    /* Remaining engine timers (gather deadlines / deferred gather completions) fire now. */
+    eng->in_timer_cb = true;
+    while (eng->heap_n) {
+        aw_tnode *n = eng->heap[0];
+        heap_remove(eng, n);
+        n->fire(n);
+    }
+    eng->in_timer_cb = false;
+    /* Idle connections: curl closes them now (sock_cb REMOVE closes the polls, counted). */
+    for (size_t i = 0; i < eng->pool_n; i++) curl_easy_cleanup(eng->pool[i]);
+    eng->pool_n = 0;
+    curl_multi_cleanup(eng->multi);
+    eng->multi = NULL;
+    while (eng->socks) sock_close(eng, eng->socks);
+    eng->closed = true;
+    uv_timer_stop(&eng->curl_timer);
+    uv_timer_stop(&eng->op_timer);
+    app->closing_handles += 2;
+    uv_close((uv_handle_t *)&eng->curl_timer, handle_closed);
+    uv_close((uv_handle_t *)&eng->op_timer, handle_closed);
+}
+
+void aw_peer_engine_free(aw_app *app)
+{
+    aw_peer_engine *eng = app->peer;
+    if (!eng) return;
+    if (eng->multi) curl_multi_cleanup(eng->multi);
+    for (size_t i = 0; i < eng->pool_n; i++) curl_easy_cleanup(eng->pool[i]);
+    for (size_t i = 0; i < eng->otab_n; i++) {
+        aw_origin *o = eng->otab[i];
+        while (o) {
+            aw_origin *n = o->hnext;
+            free(o->key);
+            free(o);
+            o = n;
+        }
+    }
+    free(eng->otab);
+    free(eng->pool);
+    free(eng->heap);
+    free(eng);
+    app->peer = NULL;
+}

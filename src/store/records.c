@@ -36,3 +36,28 @@ void aw_trust_rec_free(aw_trust_rec *r)
     free(r->created_at);
     memset(r, 0, sizeof *r);
 }
+
+void aw_sub_rec_free(aw_sub_rec *r)
+{
+    if (!r) return;
+    free(r->actor);
+    free(r->subid);
+    free(r->peerid);
+    free(r->target);
+    free(r->subtarget);
+    free(r->resource);
+    free(r->granularity);
+    free(r->created_at);
+    memset(r, 0, sizeof *r);
+}
+
+void aw_outbox_job_free(aw_outbox_job *j)
+{
+    if (!j) return;
+    free(j->actor);
+    free(j->subid);
+    free(j->peerid);
+    free(j->kind);
+    free(j->payload);
+    memset(j, 0, sizeof *j);
+}

@@ -164,6 +164,105 @@ typedef struct aw_store_trust_ops {
     int (*perm_del)(aw_store *s, const char *actor, const char *peerid);
 } aw_store_trust_ops;
 
+
+/* ---------------------------------------------------------------- subscriptions, diffs, outbox
+ * A subscription row is either the publisher's record (callback = false: `peerid` subscribes to us) or
+ * the subscriber's mirror (callback = true: we subscribe to `peerid`). The subid is unique per actor. */
+typedef struct aw_sub_rec {
+    char *actor;
+    char *subid;
+    char *peerid;
+    char *target;
+    char *subtarget;   /* "" when none */
+    char *resource;    /* "" when none */
+    char *granularity; /* "high", "low", "none" */
+    bool callback;
+    int64_t sequence;  /* publisher: last diff number made; mirror: last sequence applied */
+    int64_t acked_seq; /* mirror: highest sequence acknowledged to the publisher */
+    bool resync_pending;
+    char *created_at;
+} aw_sub_rec;
+
+void aw_sub_rec_free(aw_sub_rec *r);
+
+typedef struct aw_sub_filter {
+    const char *peerid;    /* NULL = any */
+    const char *target;
+    const char *subtarget;
+    const char *resource;
+    int callback;          /* -1 any, 0 publisher records, 1 mirrors */
+} aw_sub_filter;
+
+typedef int (*aw_sub_each_fn)(const aw_sub_rec *r, void *ud);
+typedef int (*aw_diff_each_fn)(int64_t seq, const char *timestamp, const char *blob, void *ud);
+
+typedef struct aw_store_sub_ops {
+    int (*create)(aw_store *s, const aw_sub_rec *r);            /* ECONFLICT if (actor, subid) exists */
+    int (*get)(aw_store *s, const char *actor, const char *subid, aw_sub_rec *out);
+    /* Ordered by callback DESC (mirrors first), then subid. */
+    int (*each)(aw_store *s, const char *actor, const aw_sub_filter *f, aw_sub_each_fn fn, void *ud);
+    /* Delete the subscription with its diffs, outbox jobs and queued callbacks. ENOTFOUND when absent. */
+    int (*del)(aw_store *s, const char *actor, const char *subid);
+    /* Atomically take the next sequence number (UPDATE ... sequence + 1 RETURNING). */
+    int (*next_seq)(aw_store *s, const char *actor, const char *subid, int64_t *seq);
+    /* Mirror state: set the applied sequence (and acked/resync flags when >= 0). */
+    int (*set_state)(aw_store *s, const char *actor, const char *subid, int64_t sequence, int64_t acked_seq,
+                     int resync_pending);
+
+    int (*diff_add)(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *ts,
+                    const char *blob);
+    /* Diffs in sequence order with seq > after. */
+    int (*diff_each)(aw_store *s, const char *actor, const char *subid, int64_t after, aw_diff_each_fn fn,
+                     void *ud);
+    int (*diff_get)(aw_store *s, const char *actor, const char *subid, int64_t seq, char **ts, char **blob);
+    /* Remove diffs with seq <= upto (upto 0 = all). */
+    int (*diff_clear)(aw_store *s, const char *actor, const char *subid, int64_t upto);
+    /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
+     * resync pending, or queued callbacks older than stale_ms (a gap). fn gets (actor, subid) records. */
+    int (*each_attention)(aw_store *s, int64_t stale_ms, aw_sub_each_fn fn, void *ud);
+} aw_store_sub_ops;
+
+/* Durable delivery jobs (publisher side). Claimed rows are leased so several shards can share them. */
+typedef struct aw_outbox_job {
+    int64_t id;
+    char *actor;
+    char *subid;
+    char *peerid;
+    int64_t seq;
+    char *kind;        /* "diff", "resync", "trust_delete", ... */
+    char *payload;     /* kind-specific JSON or NULL */
+    int attempts;
+    int64_t due_ms;
+} aw_outbox_job;
+
+void aw_outbox_job_free(aw_outbox_job *j);
+
+typedef int (*aw_outbox_each_fn)(const aw_outbox_job *j, void *ud);
+
+typedef struct aw_store_outbox_ops {
+    int (*add)(aw_store *s, const aw_outbox_job *j);
+    /* Lease up to `max` due jobs (due_ms <= now_ms, not leased by anyone) for lease_ms to `owner`;
+     * calls fn for each leased job. Only the earliest job per subscription is leased. */
+    int (*claim)(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max, aw_outbox_each_fn fn,
+                 void *ud);
+    int (*done)(aw_store *s, int64_t id);
+    /* Reschedule after a failure (lease released). */
+    int (*retry)(aw_store *s, int64_t id, int attempts, int64_t due_ms);
+    /* Earliest due_ms of any job, or ENOTFOUND. */
+    int (*next_due)(aw_store *s, int64_t *due_ms);
+    int (*count)(aw_store *s, int64_t *n);
+} aw_store_outbox_ops;
+
+/* Subscriber-side queue of out-of-order callbacks. */
+typedef int (*aw_pending_each_fn)(int64_t seq, const char *body, int64_t received_ms, void *ud);
+
+typedef struct aw_store_pending_ops {
+    int (*add)(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *body, int64_t now_ms);
+    int (*each)(aw_store *s, const char *actor, const char *subid, aw_pending_each_fn fn, void *ud);
+    int (*del_upto)(aw_store *s, const char *actor, const char *subid, int64_t upto); /* upto < 0: all */
+    int (*count)(aw_store *s, const char *actor, const char *subid, int64_t *n, int64_t *oldest_ms);
+} aw_store_pending_ops;
+
 /* ---------------------------------------------------------------- the store */
 struct aw_store {
     const aw_store_actor_ops *actors;
@@ -171,6 +270,9 @@ struct aw_store {
     const aw_store_list_ops *lists;
     const aw_store_attr_ops *attrs;
     const aw_store_trust_ops *trusts;
+    const aw_store_sub_ops *subs;
+    const aw_store_outbox_ops *outbox;
+    const aw_store_pending_ops *pending;
     /* Transactions: begin (write=true takes the write lock at once), commit, rollback.
      * Nested begin is an error. Every single call above is atomic on its own. */
     int (*begin)(aw_store *s, bool write);

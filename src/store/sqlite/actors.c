@@ -89,6 +89,11 @@ static const char *const cascade_sql[] = {
     "DELETE FROM attributes WHERE actor = ?1",
     "DELETE FROM trust_perms WHERE actor = ?1",
     "DELETE FROM trusts WHERE actor = ?1",
+    "DELETE FROM subscriptions WHERE actor = ?1",
+    "DELETE FROM diffs WHERE actor = ?1",
+    "DELETE FROM outbox WHERE actor = ?1",
+    "DELETE FROM pending_callbacks WHERE actor = ?1",
+    "DELETE FROM suspensions WHERE actor = ?1",
 };
 
 static int actor_delete(aw_store *s, const char *id)

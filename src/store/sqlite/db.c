@@ -31,6 +31,26 @@ static const char *const migrations[] = {
     "CREATE INDEX trusts_secret ON trusts(actor, secret);"
     "CREATE TABLE trust_perms(actor TEXT NOT NULL, peerid TEXT NOT NULL, json TEXT NOT NULL,"
     " PRIMARY KEY(actor, peerid)) WITHOUT ROWID;",
+    /* 2: subscriptions (both directions), diffs, delivery outbox, subscriber queue, suspensions */
+    "CREATE TABLE subscriptions(actor TEXT NOT NULL, subid TEXT NOT NULL, peerid TEXT NOT NULL,"
+    " target TEXT NOT NULL, subtarget TEXT NOT NULL DEFAULT '', resource TEXT NOT NULL DEFAULT '',"
+    " granularity TEXT NOT NULL, callback INTEGER NOT NULL, sequence INTEGER NOT NULL DEFAULT 0,"
+    " acked_seq INTEGER NOT NULL DEFAULT 0, resync_pending INTEGER NOT NULL DEFAULT 0,"
+    " created_at TEXT NOT NULL, PRIMARY KEY(actor, subid)) WITHOUT ROWID;"
+    "CREATE INDEX subscriptions_peer ON subscriptions(actor, peerid);"
+    "CREATE INDEX subscriptions_target ON subscriptions(actor, target, callback);"
+    "CREATE TABLE diffs(actor TEXT NOT NULL, subid TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL,"
+    " blob TEXT NOT NULL, PRIMARY KEY(actor, subid, seq)) WITHOUT ROWID;"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, actor TEXT NOT NULL, subid TEXT NOT NULL,"
+    " peerid TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, payload TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0, due_ms INTEGER NOT NULL, lease_owner TEXT,"
+    " lease_until INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_due ON outbox(due_ms);"
+    "CREATE INDEX outbox_sub ON outbox(actor, subid, seq);"
+    "CREATE TABLE pending_callbacks(actor TEXT NOT NULL, subid TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " body TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY(actor, subid, seq)) WITHOUT ROWID;"
+    "CREATE TABLE suspensions(actor TEXT NOT NULL, target TEXT NOT NULL, subtarget TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY(actor, target, subtarget)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -237,6 +257,9 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
     q->store.lists = &aw_sq_list_ops;
     q->store.attrs = &aw_sq_attr_ops;
     q->store.trusts = &aw_sq_trust_ops;
+    q->store.subs = &aw_sq_sub_ops;
+    q->store.outbox = &aw_sq_outbox_ops;
+    q->store.pending = &aw_sq_pending_ops;
     q->store.begin = sq_begin;
     q->store.commit = sq_commit;
     q->store.rollback = sq_rollback;

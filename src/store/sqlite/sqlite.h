@@ -44,6 +44,9 @@ extern const aw_store_prop_ops aw_sq_prop_ops;
 extern const aw_store_list_ops aw_sq_list_ops;
 extern const aw_store_attr_ops aw_sq_attr_ops;
 extern const aw_store_trust_ops aw_sq_trust_ops;
+extern const aw_store_sub_ops aw_sq_sub_ops;
+extern const aw_store_outbox_ops aw_sq_outbox_ops;
+extern const aw_store_pending_ops aw_sq_pending_ops;
 
 int aw_sq_open(const char *path, const aw_logger *log, aw_store **out);
 

@@ -1,0 +1,650 @@
+/* Subscriber-side processing (sdk-api.md §5; protocol.md §9.9). Every step that changes state runs in
+ * one storage transaction that re-reads the mirror's last applied sequence, so callbacks, pull syncs
+ * and baselines interleave safely, also across shards sharing the database. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <actingweb/peer.h>
+
+#include "core/remote_store.h"
+#include "core/subscriber.h"
+#include "util/json.h"
+#include "util/str.h"
+#include "util/time.h"
+
+#define TICK_MS 1000
+#define MAX_PENDING 100
+
+typedef struct busy_node {
+    char key[100];
+    struct busy_node *next;
+} busy_node;
+
+typedef struct aw_subscriber {
+    aw_app *app;
+    uv_timer_t tick;
+    bool closing;
+    unsigned ticks;
+    busy_node *busy; /* mirrors with a sync/ack in flight (no second one is started) */
+} aw_subscriber;
+
+/* ------------------------------------------------------------------ helpers */
+
+static bool busy_take(aw_app *app, const char *what, const char *actor, const char *subid)
+{
+    aw_subscriber *sb = app->subscriber;
+    if (!sb) return true;
+    char key[100];
+    snprintf(key, sizeof key, "%s:%s:%s", what, actor, subid);
+    for (busy_node *n = sb->busy; n; n = n->next)
+        if (!strcmp(n->key, key)) return false;
+    busy_node *n = calloc(1, sizeof *n);
+    if (!n) return false;
+    snprintf(n->key, sizeof n->key, "%s", key);
+    n->next = sb->busy;
+    sb->busy = n;
+    return true;
+}
+
+static void busy_release(aw_app *app, const char *what, const char *actor, const char *subid)
+{
+    aw_subscriber *sb = app->subscriber;
+    if (!sb) return;
+    char key[100];
+    snprintf(key, sizeof key, "%s:%s:%s", what, actor, subid);
+    for (busy_node **pp = &sb->busy; *pp; pp = &(*pp)->next) {
+        if (!strcmp((*pp)->key, key)) {
+            busy_node *n = *pp;
+            *pp = n->next;
+            free(n);
+            return;
+        }
+    }
+}
+
+static int txn_end(aw_app *app, int r)
+{
+    if (r == AW_OK) return app->store->commit(app->store);
+    app->store->rollback(app->store);
+    return r;
+}
+
+/* Bearer request to the publisher of a mirror. `path` is appended to the trust's baseuri unless it is an
+ * absolute URL. Returns a start status; cb runs once when AW_OK. */
+static int peer_call(aw_app *app, const char *actor, const char *peer, const char *method, const char *path,
+                     json_t *body, aw_done_cb cb, void *ud)
+{
+    aw_trust_rec t;
+    int r = app->store->trusts->get(app->store, actor, peer, &t);
+    if (r != AW_OK) return r == AW_ENOTFOUND ? AW_ENOTRUST : r;
+    aw_buf u = AW_BUF_INIT;
+    if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8)) aw_buf_puts(&u, path);
+    else aw_buf_printf(&u, "%s%s", t.baseuri, path);
+    char *url = aw_buf_take(&u);
+    aw_peer_request pr = {.method = method, .url = url, .bearer = t.secret, .json = body};
+    r = url ? aw_peer_request_async(app, &pr, NULL, cb, ud, NULL) : AW_ENOMEM;
+    free(url);
+    aw_trust_rec_free(&t);
+    return r;
+}
+
+/* The scope path of a subscription below the publisher's root. */
+static char *scope_path(const aw_sub_rec *s)
+{
+    aw_buf b = AW_BUF_INIT;
+    aw_buf_printf(&b, "/%s", s->target);
+    if (*s->subtarget) aw_buf_printf(&b, "/%s", s->subtarget);
+    if (*s->resource) aw_buf_printf(&b, "/%s", s->resource);
+    if (!*s->subtarget && !strcmp(s->target, "properties")) aw_buf_puts(&b, "?format=full");
+    return aw_buf_take(&b);
+}
+
+static int apply(aw_app *app, const aw_sub_rec *sub, json_t *data, aw_apply_kind kind)
+{
+    return aw_remote_apply(app, sub->actor, sub->peerid, sub->subtarget, sub->resource, data, kind);
+}
+
+typedef struct pend_item {
+    int64_t seq;
+    json_t *body;
+} pend_item;
+
+typedef struct pend_list {
+    pend_item *v;
+    size_t n;
+} pend_list;
+
+static int collect_pending(int64_t seq, const char *body, int64_t received_ms, void *ud)
+{
+    pend_list *l = ud;
+    pend_item *p = realloc(l->v, (l->n + 1) * sizeof *p);
+    if (!p) return AW_ENOMEM;
+    l->v = p;
+    l->v[l->n].seq = seq;
+    l->v[l->n].body = json_loads(body, 0, NULL);
+    l->n++;
+    return AW_OK;
+}
+
+/* Apply queued callbacks that continue the sequence (high granularity only; a low entry needs a fetch
+ * and is left to the gap timer's pull sync). Then drop everything up to the new last. */
+static int drain_pending(aw_app *app, const aw_sub_rec *sub, int64_t *last)
+{
+    aw_store *s = app->store;
+    pend_list l = {NULL, 0};
+    int r = s->pending->each(s, sub->actor, sub->subid, collect_pending, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        if (r != AW_OK || l.v[i].seq <= *last) continue;
+        if (l.v[i].seq != *last + 1) break;
+        json_t *data = json_object_get(l.v[i].body, "data");
+        if (!data) break;
+        r = apply(app, sub, data, AW_APPLY_DIFF);
+        if (r == AW_OK) *last = l.v[i].seq;
+    }
+    for (size_t i = 0; i < l.n; i++) json_decref(l.v[i].body);
+    free(l.v);
+    if (r == AW_OK) r = s->pending->del_upto(s, sub->actor, sub->subid, *last);
+    return r;
+}
+
+static int count_one(const aw_sub_rec *r, void *ud)
+{
+    (*(int *)ud)++;
+    return AW_OK;
+}
+
+int aw_subscriber_forget_publisher_if_unused(aw_app *app, const char *actor, const char *publisher)
+{
+    aw_sub_filter f = {.peerid = publisher, .callback = 1};
+    int n = 0;
+    int r = app->store->subs->each(app->store, actor, &f, count_one, &n);
+    if (r == AW_OK && n == 0) r = aw_remote_clear(app, actor, publisher);
+    return r;
+}
+
+/* ------------------------------------------------------------------ acknowledgement */
+
+typedef struct ack_ctx {
+    aw_app *app;
+    char actor[64], subid[64];
+    int64_t seq;
+} ack_ctx;
+
+static void on_acked(const aw_result *res, void *ud)
+{
+    ack_ctx *c = ud;
+    if (aw_result_status(res) == AW_OK && c->app->store)
+        c->app->store->subs->set_state(c->app->store, c->actor, c->subid, -1, c->seq, -1);
+    busy_release(c->app, "ack", c->actor, c->subid);
+    free(c);
+}
+
+static void send_ack(aw_app *app, const aw_sub_rec *sub, int64_t seq)
+{
+    if (seq <= 0 || !busy_take(app, "ack", sub->actor, sub->subid)) return;
+    ack_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        busy_release(app, "ack", sub->actor, sub->subid);
+        return;
+    }
+    c->app = app;
+    snprintf(c->actor, sizeof c->actor, "%s", sub->actor);
+    snprintf(c->subid, sizeof c->subid, "%s", sub->subid);
+    c->seq = seq;
+    char path[200];
+    snprintf(path, sizeof path, "/subscriptions/%s/%s", sub->actor, sub->subid);
+    json_t *body = json_pack("{s:I}", "sequence", (json_int_t)seq);
+    int r = peer_call(app, sub->actor, sub->peerid, "PUT", path, body, on_acked, c);
+    json_decref(body);
+    if (r != AW_OK) {
+        busy_release(app, "ack", sub->actor, sub->subid);
+        free(c);
+    }
+}
+
+/* ------------------------------------------------------------------ baseline / resync fetch */
+
+typedef struct fetch_ctx {
+    aw_app *app;
+    char actor[64], subid[64];
+    int64_t set_seq;        /* last applied after the fetch */
+    aw_apply_kind kind;
+    aw_sync_done_fn done;
+    void *ud;
+} fetch_ctx;
+
+static void on_scope(const aw_result *res, void *ud)
+{
+    fetch_ctx *c = ud;
+    aw_app *app = c->app;
+    int st = aw_result_status(res);
+    json_t *data = aw_result_json(res);
+    if (st == AW_OK && !data) st = AW_EPROTO;
+    int applied = 0;
+    if (st == AW_OK) {
+        aw_store *s = app->store;
+        int r = s->begin(s, true);
+        aw_sub_rec sub;
+        bool have = false;
+        if (r == AW_OK) {
+            r = s->subs->get(s, c->actor, c->subid, &sub);
+            have = r == AW_OK;
+        }
+        if (r == AW_OK) r = apply(app, &sub, data, c->kind);
+        int64_t last = have && sub.sequence > c->set_seq ? sub.sequence : c->set_seq;
+        if (c->kind == AW_APPLY_RESYNC) last = c->set_seq;
+        if (r == AW_OK) r = drain_pending(app, &sub, &last);
+        if (r == AW_OK) r = s->subs->set_state(s, c->actor, c->subid, last, -1, 0);
+        r = txn_end(app, r);
+        if (r == AW_OK && have) {
+            applied = 1;
+            send_ack(app, &sub, last);
+        }
+        if (have) aw_sub_rec_free(&sub);
+        st = r;
+    }
+    if (st != AW_OK)
+        AW_WARN(&app->log, "subscriber: fetching the scope of %s failed: %s", c->subid, aw_strerror(st));
+    if (c->done) c->done(c->ud, st, applied);
+    free(c);
+}
+
+static void fetch_scope(aw_app *app, const aw_sub_rec *sub, int64_t set_seq, aw_apply_kind kind, aw_sync_done_fn done,
+                        void *ud)
+{
+    fetch_ctx *c = calloc(1, sizeof *c);
+    char *path = scope_path(sub);
+    int r = c && path ? AW_OK : AW_ENOMEM;
+    if (r == AW_OK) {
+        c->app = app;
+        snprintf(c->actor, sizeof c->actor, "%s", sub->actor);
+        snprintf(c->subid, sizeof c->subid, "%s", sub->subid);
+        c->set_seq = set_seq;
+        c->kind = kind;
+        c->done = done;
+        c->ud = ud;
+        r = peer_call(app, sub->actor, sub->peerid, "GET", path, NULL, on_scope, c);
+    }
+    free(path);
+    if (r != AW_OK) {
+        free(c);
+        if (done) done(ud, r, 0);
+    }
+}
+
+void aw_subscriber_baseline(aw_app *app, const char *actor, const char *subid, int64_t publisher_seq,
+                            aw_sync_done_fn done, void *ud)
+{
+    aw_sub_rec sub;
+    int r = app->store->subs->get(app->store, actor, subid, &sub);
+    if (r != AW_OK) {
+        if (done) done(ud, r, 0);
+        return;
+    }
+    fetch_scope(app, &sub, publisher_seq, AW_APPLY_BASELINE, done, ud);
+    aw_sub_rec_free(&sub);
+}
+
+/* ------------------------------------------------------------------ pull sync */
+
+typedef struct sync_ctx {
+    aw_app *app;
+    char actor[64], subid[64];
+    aw_sync_done_fn done;
+    void *ud;
+} sync_ctx;
+
+static void sync_finish(sync_ctx *c, int st, int applied)
+{
+    busy_release(c->app, "sync", c->actor, c->subid);
+    if (c->done) c->done(c->ud, st, applied);
+    free(c);
+}
+
+static void on_sync_baseline(void *ud, int st, int applied) { sync_finish(ud, st, applied); }
+
+static void on_sync_diffs(const aw_result *res, void *ud)
+{
+    sync_ctx *c = ud;
+    aw_app *app = c->app;
+    aw_store *s = app->store;
+    int st = aw_result_status(res);
+    json_t *doc = aw_result_json(res);
+    if (st == AW_EPEER && aw_result_http_status(res) == 404) {
+        /* The publisher no longer has it: drop the dead mirror (and the data of a last one). */
+        AW_WARN(&app->log, "subscriber: publisher forgot subscription %s; removing the mirror", c->subid);
+        aw_sub_rec sub;
+        if (s->subs->get(s, c->actor, c->subid, &sub) == AW_OK) {
+            s->subs->del(s, c->actor, c->subid);
+            aw_subscriber_forget_publisher_if_unused(app, c->actor, sub.peerid);
+            aw_sub_rec_free(&sub);
+        }
+        sync_finish(c, AW_ENOTFOUND, 0);
+        return;
+    }
+    if (st == AW_OK && !json_is_object(doc)) st = AW_EPROTO;
+    if (st != AW_OK) {
+        sync_finish(c, st, 0);
+        return;
+    }
+    json_t *diffs = json_object_get(doc, "data");
+    json_int_t pub_seq = json_integer_value(json_object_get(doc, "sequence"));
+    int r = s->begin(s, true);
+    aw_sub_rec sub;
+    bool have = false;
+    if (r == AW_OK) {
+        r = s->subs->get(s, c->actor, c->subid, &sub);
+        have = r == AW_OK;
+    }
+    int64_t last = have ? sub.sequence : 0;
+    int applied = 0;
+    bool need_baseline = false;
+    size_t i;
+    json_t *d;
+    json_array_foreach(diffs, i, d) {
+        if (r != AW_OK) break;
+        json_int_t seq = json_integer_value(json_object_get(d, "sequence"));
+        if (seq <= last) continue;
+        if (seq != last + 1) {
+            need_baseline = true;
+            break;
+        }
+        r = apply(app, &sub, json_object_get(d, "data"), AW_APPLY_DIFF);
+        if (r == AW_OK) {
+            last = seq;
+            applied++;
+        }
+    }
+    if (!need_baseline && pub_seq > last) need_baseline = true;
+    if (r == AW_OK && !need_baseline) r = drain_pending(app, &sub, &last);
+    if (r == AW_OK) r = s->subs->set_state(s, c->actor, c->subid, last, -1, need_baseline ? 1 : 0);
+    r = txn_end(app, r);
+    if (r == AW_OK && have && last > 0) send_ack(app, &sub, last);
+    if (r == AW_OK && have && need_baseline) {
+        fetch_scope(app, &sub, pub_seq, AW_APPLY_RESYNC, on_sync_baseline, c);
+        aw_sub_rec_free(&sub);
+        return;
+    }
+    if (have) aw_sub_rec_free(&sub);
+    sync_finish(c, r, applied);
+}
+
+void aw_subscriber_sync(aw_app *app, const char *actor, const char *subid, aw_sync_done_fn done, void *ud)
+{
+    aw_sub_rec sub;
+    int r = app->store->subs->get(app->store, actor, subid, &sub);
+    if (r == AW_OK && !sub.callback) r = AW_EINVAL;
+    if (r != AW_OK) {
+        if (r == AW_OK || sub.actor) aw_sub_rec_free(&sub);
+        if (done) done(ud, r, 0);
+        return;
+    }
+    if (!busy_take(app, "sync", actor, subid)) {
+        aw_sub_rec_free(&sub);
+        if (done) done(ud, AW_EALREADY, 0);
+        return;
+    }
+    sync_ctx *c = calloc(1, sizeof *c);
+    char path[200];
+    snprintf(path, sizeof path, "/subscriptions/%s/%s", actor, subid);
+    r = c ? AW_OK : AW_ENOMEM;
+    if (c) {
+        c->app = app;
+        snprintf(c->actor, sizeof c->actor, "%s", actor);
+        snprintf(c->subid, sizeof c->subid, "%s", subid);
+        c->done = done;
+        c->ud = ud;
+        r = peer_call(app, actor, sub.peerid, "GET", path, NULL, on_sync_diffs, c);
+    }
+    aw_sub_rec_free(&sub);
+    if (r != AW_OK) {
+        free(c);
+        busy_release(app, "sync", actor, subid);
+        if (done) done(ud, r, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ inbound callbacks */
+
+typedef struct rx_ctx {
+    aw_app *app;
+    char actor[64], subid[64];
+    int64_t seq;
+    json_t *body;
+    aw_sub_reply_fn reply;
+    void *ud;
+} rx_ctx;
+
+static void rx_finish(rx_ctx *c, int http, const char *msg)
+{
+    c->reply(c->ud, http, msg);
+    json_decref(c->body);
+    free(c);
+}
+
+/* Queue an out-of-order callback (or one whose fetch failed); arms the gap timer. */
+static int queue_callback(aw_app *app, const aw_sub_rec *sub, int64_t seq, json_t *body, bool *full)
+{
+    aw_store *s = app->store;
+    int64_t n = 0;
+    int r = s->pending->count(s, sub->actor, sub->subid, &n, NULL);
+    if (r != AW_OK) return r;
+    if (n >= MAX_PENDING) {
+        *full = true;
+        return s->subs->set_state(s, sub->actor, sub->subid, -1, -1, 1);
+    }
+    char *txt = aw_json_dump(body);
+    if (!txt) return AW_ENOMEM;
+    r = s->pending->add(s, sub->actor, sub->subid, seq, txt, aw_time_ms());
+    free(txt);
+    return r;
+}
+
+static void on_low_fetched(const aw_result *res, void *ud)
+{
+    rx_ctx *c = ud;
+    aw_app *app = c->app;
+    aw_store *s = app->store;
+    json_t *doc = aw_result_json(res);
+    json_t *data = aw_result_status(res) == AW_OK && json_is_object(doc) ? json_object_get(doc, "data") : NULL;
+    int r = s->begin(s, true);
+    aw_sub_rec sub;
+    bool have = false, full = false, fetched = data != NULL;
+    if (r == AW_OK) {
+        r = s->subs->get(s, c->actor, c->subid, &sub);
+        have = r == AW_OK;
+    }
+    int64_t last = have ? sub.sequence : 0;
+    if (r == AW_OK) {
+        if (c->seq <= last) {
+            /* applied meanwhile */
+        } else if (fetched && c->seq == last + 1) {
+            r = apply(app, &sub, data, AW_APPLY_DIFF);
+            if (r == AW_OK) last = c->seq;
+            if (r == AW_OK) r = drain_pending(app, &sub, &last);
+            if (r == AW_OK) r = s->subs->set_state(s, c->actor, c->subid, last, -1, -1);
+        } else {
+            /* A failed fetch is a gap, never an empty diff (sdk-api.md §5.2). */
+            r = queue_callback(app, &sub, c->seq, c->body, &full);
+        }
+    }
+    r = txn_end(app, r);
+    if (r == AW_OK && have && fetched && last >= c->seq) send_ack(app, &sub, last);
+    if (r == AW_OK && (!fetched || full)) aw_subscriber_arm_gap(app);
+    if (have) aw_sub_rec_free(&sub);
+    if (r != AW_OK) rx_finish(c, 400, "processing failed");
+    else if (full) rx_finish(c, 400, "too many queued callbacks");
+    else rx_finish(c, 204, NULL);
+}
+
+static void on_resync_fetched(void *ud, int st, int applied)
+{
+    rx_ctx *c = ud;
+    if (st != AW_OK) {
+        /* Keep the promise to resync: the gap timer retries through a pull sync. */
+        c->app->store->subs->set_state(c->app->store, c->actor, c->subid, -1, -1, 1);
+        aw_subscriber_arm_gap(c->app);
+    }
+    rx_finish(c, 204, NULL);
+}
+
+void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, json_t *body, aw_sub_reply_fn reply,
+                           void *ud)
+{
+    rx_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        reply(ud, 503, "out of memory");
+        return;
+    }
+    c->app = app;
+    snprintf(c->actor, sizeof c->actor, "%s", actor);
+    snprintf(c->subid, sizeof c->subid, "%s", subid);
+    c->body = json_incref(body);
+    c->reply = reply;
+    c->ud = ud;
+    json_t *js = json_object_get(body, "sequence");
+    c->seq = json_is_integer(js) ? json_integer_value(js) : 0;
+    const char *type = aw_json_str(body, "type");
+    json_t *data = json_object_get(body, "data");
+    const char *url = aw_json_str(body, "url");
+
+    aw_store *s = app->store;
+    int r = s->begin(s, true);
+    aw_sub_rec sub;
+    if (r == AW_OK) r = s->subs->get(s, actor, subid, &sub);
+    if (r != AW_OK) {
+        txn_end(app, r);
+        rx_finish(c, r == AW_ENOTFOUND ? 404 : 503, "subscription state unavailable");
+        return;
+    }
+    int64_t last = sub.sequence;
+    bool full = false;
+    if (type && !strcmp(type, "resync")) {
+        if (data) {
+            r = apply(app, &sub, data, AW_APPLY_RESYNC);
+            if (r == AW_OK) r = s->pending->del_upto(s, actor, subid, -1);
+            if (r == AW_OK) r = s->subs->set_state(s, actor, subid, c->seq, -1, 0);
+            r = txn_end(app, r);
+            aw_sub_rec_free(&sub);
+            rx_finish(c, r == AW_OK ? 204 : 400, r == AW_OK ? NULL : "processing failed");
+        } else {
+            r = s->pending->del_upto(s, actor, subid, -1);
+            r = txn_end(app, r);
+            /* Ref re-reads the subscription's own scope rather than trusting `url`. */
+            fetch_scope(app, &sub, c->seq, AW_APPLY_RESYNC, on_resync_fetched, c);
+            aw_sub_rec_free(&sub);
+        }
+        return;
+    }
+    if (c->seq <= last) { /* duplicate (or no sequence): nothing to do */
+        txn_end(app, AW_OK);
+        aw_sub_rec_free(&sub);
+        rx_finish(c, 204, NULL);
+        return;
+    }
+    if (c->seq > last + 1) {
+        r = queue_callback(app, &sub, c->seq, body, &full);
+        r = txn_end(app, r);
+        aw_sub_rec_free(&sub);
+        if (r == AW_OK) aw_subscriber_arm_gap(app);
+        if (r != AW_OK) rx_finish(c, 400, "processing failed");
+        else if (full) rx_finish(c, 400, "too many queued callbacks");
+        else rx_finish(c, 204, NULL);
+        return;
+    }
+    if (!data && url) {
+        txn_end(app, AW_OK);
+        int st = peer_call(app, actor, sub.peerid, "GET", url, NULL, on_low_fetched, c);
+        aw_sub_rec_free(&sub);
+        if (st != AW_OK) {
+            /* Could not even start the fetch: queue it as a gap. */
+            int q = s->begin(s, true);
+            aw_sub_rec sub2;
+            if (q == AW_OK) q = s->subs->get(s, actor, subid, &sub2);
+            if (q == AW_OK) {
+                q = queue_callback(app, &sub2, c->seq, body, &full);
+                aw_sub_rec_free(&sub2);
+            }
+            txn_end(app, q);
+            aw_subscriber_arm_gap(app);
+            rx_finish(c, q == AW_OK ? 204 : 400, NULL);
+        }
+        return;
+    }
+    if (data) r = apply(app, &sub, data, AW_APPLY_DIFF);
+    if (r == AW_OK) last = c->seq;
+    if (r == AW_OK) r = drain_pending(app, &sub, &last);
+    if (r == AW_OK) r = s->subs->set_state(s, actor, subid, last, -1, -1);
+    r = txn_end(app, r);
+    aw_sub_rec_free(&sub);
+    rx_finish(c, r == AW_OK ? 204 : 400, r == AW_OK ? NULL : "processing failed");
+}
+
+/* ------------------------------------------------------------------ periodic work */
+
+typedef struct tick_ctx {
+    aw_app *app;
+    int64_t stale_ms;
+    bool acks;
+} tick_ctx;
+
+static int on_attention(const aw_sub_rec *sub, void *ud)
+{
+    tick_ctx *t = ud;
+    aw_app *app = t->app;
+    int64_t n = 0, oldest = 0;
+    app->store->pending->count(app->store, sub->actor, sub->subid, &n, &oldest);
+    if (sub->resync_pending || (n > 0 && oldest <= t->stale_ms)) aw_subscriber_sync(app, sub->actor, sub->subid, NULL, NULL);
+    else if (t->acks && sub->sequence > sub->acked_seq) send_ack(app, sub, sub->sequence);
+    return AW_OK;
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    aw_subscriber *sb = h->data;
+    if (sb->closing) return;
+    sb->ticks++;
+    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, (sb->ticks % 2) == 0};
+    sb->app->store->subs->each_attention(sb->app->store, t.stale_ms, on_attention, &t);
+}
+
+void aw_subscriber_arm_gap(aw_app *app) { (void)app; /* the tick runs every second */ }
+
+int aw_subscriber_start(aw_app *app)
+{
+    aw_subscriber *sb = calloc(1, sizeof *sb);
+    if (!sb) return AW_ENOMEM;
+    sb->app = app;
+    uv_timer_init(app->loop, &sb->tick);
+    sb->tick.data = sb;
+    uint32_t period = TICK_MS;
+    if (app->cfg.gap_timeout_ms && app->cfg.gap_timeout_ms / 2 < period) period = app->cfg.gap_timeout_ms / 2 + 1;
+    uv_timer_start(&sb->tick, on_tick, period, period);
+    uv_unref((uv_handle_t *)&sb->tick);
+    app->subscriber = sb;
+    return AW_OK;
+}
+
+static void on_closed(uv_handle_t *h) { aw_app_handle_closed(((aw_subscriber *)h->data)->app); }
+
+void aw_subscriber_shutdown(aw_app *app)
+{
+    aw_subscriber *sb = app->subscriber;
+    if (!sb || sb->closing) return;
+    sb->closing = true;
+    app->closing_handles++;
+    uv_close((uv_handle_t *)&sb->tick, on_closed);
+}
+
+void aw_subscriber_free(aw_app *app)
+{
+    aw_subscriber *sb = app->subscriber;
+    if (!sb) return;
+    while (sb->busy) {
+        busy_node *n = sb->busy;
+        sb->busy = n->next;
+        free(n);
+    }
+    free(sb);
+    app->subscriber = NULL;
+}

@@ -1,0 +1,419 @@
+/* Publisher-side delivery of subscription callbacks from the durable outbox (sdk-api.md §6,
+ * protocol.md §9.9–9.10).
+ *
+ * Jobs are rows in storage, written in the same transaction as the change that made them. Workers on the
+ * loop lease due jobs (a lease lets several shards share one database; only the oldest job of a
+ * subscription is leasable, so each subscription has one request in flight, in sequence order), send
+ * them with the peer engine, and delete or reschedule them. Nothing is lost across a restart: a leased
+ * job whose process died becomes leasable again when its lease runs out. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <actingweb/peer.h>
+
+#include "peer/delivery.h"
+#include "util/json.h"
+#include "util/rand.h"
+#include "util/str.h"
+#include "util/time.h"
+
+#define LEASE_MS 60000
+#define MAX_ATTEMPTS 6
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS 300000
+#define POLL_MS 1000         /* look for jobs made by other shards at least this often */
+#define BREAKER_FAILURES 5
+#define BREAKER_COOLDOWN_MS 60000
+#define BREAKER_MAX_MS 900000
+
+typedef struct aw_delivery {
+    aw_app *app;
+    uv_timer_t timer;   /* next claim */
+    uv_timer_t flush;   /* batched completions */
+    bool closing;
+    unsigned in_flight;
+    unsigned max_in_flight;
+    size_t cap_bytes;
+    /* completed job ids, deleted in one transaction per loop turn */
+    int64_t *done_ids;
+    size_t n_done, cap_done;
+    int64_t delivered;  /* counters for tests and benchmarks */
+    int64_t failed;
+} aw_delivery;
+
+typedef struct job_ctx {
+    aw_delivery *d;
+    aw_outbox_job job;
+    aw_op *op;
+} job_ctx;
+
+static void schedule_claim(aw_delivery *d, uint64_t delay_ms);
+
+/* ------------------------------------------------------------------ completion bookkeeping */
+
+static void on_flush(uv_timer_t *t)
+{
+    aw_delivery *d = t->data;
+    if (d->n_done == 0) return;
+    aw_store *s = d->app->store;
+    int r = s->begin(s, true);
+    for (size_t i = 0; r == AW_OK && i < d->n_done; i++) r = s->outbox->done(s, d->done_ids[i]);
+    if (r == AW_OK) r = s->commit(s);
+    else s->rollback(s);
+    if (r != AW_OK) {
+        AW_WARN(&d->app->log, "delivery: could not record %zu completed jobs (%s); they will be resent", d->n_done,
+                aw_strerror(r));
+    }
+    d->n_done = 0;
+    if (!d->closing) schedule_claim(d, 0);
+}
+
+static void job_done(aw_delivery *d, int64_t id)
+{
+    if (d->n_done == d->cap_done) {
+        size_t nc = d->cap_done ? d->cap_done * 2 : 64;
+        int64_t *p = realloc(d->done_ids, nc * sizeof *p);
+        if (!p) {
+            d->app->store->outbox->done(d->app->store, id);
+            return;
+        }
+        d->done_ids = p;
+        d->cap_done = nc;
+    }
+    d->done_ids[d->n_done++] = id;
+    if (!d->closing && !uv_is_active((uv_handle_t *)&d->flush)) uv_timer_start(&d->flush, on_flush, 0, 0);
+}
+
+static int64_t backoff_ms(int attempts)
+{
+    int64_t b = BACKOFF_BASE_MS;
+    for (int i = 1; i < attempts && b < BACKOFF_CAP_MS; i++) b *= 2;
+    if (b > BACKOFF_CAP_MS) b = BACKOFF_CAP_MS;
+    int64_t jitter = (int64_t)aw_rand_below((unsigned)(b * 2 / 5 + 1)) - b / 5; /* ±20 % */
+    return b + jitter;
+}
+
+/* Per-peer circuit breaker, kept in storage so restarts and other shards see it. */
+static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok);
+static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until);
+
+static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, bool count_attempt)
+{
+    int attempts = j->attempts + (count_attempt ? 1 : 0);
+    if (count_attempt && attempts >= MAX_ATTEMPTS) {
+        AW_WARN(&d->app->log, "delivery: giving up on %s seq %lld to peer %s after %d attempts; the diff stays "
+                              "available for polling", j->subid, (long long)j->seq, j->peerid, attempts);
+        d->failed++;
+        job_done(d, j->id);
+        return;
+    }
+    int r = d->app->store->outbox->retry(d->app->store, j->id, attempts, aw_time_ms() + delay_ms);
+    if (r != AW_OK) AW_WARN(&d->app->log, "delivery: reschedule failed: %s", aw_strerror(r));
+}
+
+/* ------------------------------------------------------------------ sending one job */
+
+static void job_ctx_free(job_ctx *c)
+{
+    aw_outbox_job_free(&c->job);
+    if (c->op) aw_op_unref(c->op);
+    free(c);
+}
+
+static void on_sent(const aw_result *res, void *ud)
+{
+    job_ctx *c = ud;
+    aw_delivery *d = c->d;
+    d->in_flight--;
+    int st = aw_result_status(res);
+    int http = aw_result_http_status(res);
+    const aw_outbox_job *j = &c->job;
+    if (st == AW_OK) {
+        d->delivered++;
+        breaker_record(d, j, true);
+        job_done(d, j->id);
+    } else if (st == AW_ESHUTDOWN || st == AW_ECANCELED) {
+        /* Leave the lease to expire: the job is resent after restart. Release it now if we can. */
+        d->app->store->outbox->retry(d->app->store, j->id, j->attempts, aw_time_ms());
+    } else if (http == 429) {
+        uint32_t ra = aw_result_retry_after_ms(res);
+        job_retry(d, j, ra ? ra : 60000, false);
+    } else if (http == 503) {
+        uint32_t ra = aw_result_retry_after_ms(res);
+        breaker_record(d, j, false);
+        job_retry(d, j, ra ? (int64_t)ra : backoff_ms(j->attempts + 1), true);
+    } else if (st == AW_ENET || st == AW_ETIMEDOUT || http == 500 || http == 502 || http == 504 || http == 0) {
+        breaker_record(d, j, false);
+        job_retry(d, j, backoff_ms(j->attempts + 1), true);
+    } else {
+        /* Other 4xx: not retried (404 = the subscriber forgot it; a later pull or trust check settles it). */
+        AW_INFO(&d->app->log, "delivery: peer %s answered %d to %s seq %lld; not retried", j->peerid, http, j->subid,
+                (long long)j->seq);
+        d->failed++;
+        job_done(d, j->id);
+    }
+    job_ctx_free(c);
+    if (!d->closing) schedule_claim(d, 0);
+}
+
+/* Build the callback envelope of protocol.md §9.9 for one job. Returns NULL when the job is obsolete
+ * (subscription or diff gone). */
+static json_t *build_body(aw_delivery *d, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
+                          bool *downgraded, size_t *orig_size)
+{
+    aw_store *s = d->app->store;
+    json_t *b = json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", j->actor, "subscriptionid", sub->subid, "target",
+                          sub->target, "sequence", (json_int_t)j->seq, "granularity", sub->granularity);
+    if (*sub->subtarget) json_object_set_new(b, "subtarget", json_string(sub->subtarget));
+    if (*sub->resource) json_object_set_new(b, "resource", json_string(sub->resource));
+    if (!strcmp(j->kind, "resync")) {
+        char ts[32];
+        aw_time_iso(ts);
+        aw_buf u = AW_BUF_INIT;
+        aw_buf_printf(&u, "%s/%s", actor_url, sub->target);
+        if (*sub->subtarget) aw_buf_printf(&u, "/%s", sub->subtarget);
+        char *url = aw_buf_take(&u);
+        json_object_set_new(b, "timestamp", json_string(ts));
+        json_object_set_new(b, "type", json_string("resync"));
+        json_object_set_new(b, "url", json_string(url ? url : ""));
+        free(url);
+        return b;
+    }
+    char *ts = NULL, *blob = NULL;
+    int r = s->subs->diff_get(s, j->actor, j->subid, j->seq, &ts, &blob);
+    if (r != AW_OK) {
+        json_decref(b);
+        return NULL; /* acknowledged (cleared) already, or gone */
+    }
+    json_object_set_new(b, "timestamp", json_string(ts));
+    bool low = !strcmp(sub->granularity, "low");
+    if (!low && strlen(blob) + 512 > d->cap_bytes) {
+        low = true;
+        *downgraded = true;
+        *orig_size = strlen(blob);
+    }
+    if (low) {
+        aw_buf u = AW_BUF_INIT;
+        aw_buf_printf(&u, "%s/subscriptions/%s/%s/%lld", actor_url, sub->peerid, sub->subid, (long long)j->seq);
+        char *url = aw_buf_take(&u);
+        json_object_set_new(b, "url", json_string(url ? url : ""));
+        free(url);
+    } else {
+        json_t *v = json_loads(blob, JSON_DECODE_ANY, NULL);
+        json_object_set_new(b, "data", v ? v : json_string(blob));
+    }
+    free(ts);
+    free(blob);
+    return b;
+}
+
+static void send_job(aw_delivery *d, const aw_outbox_job *job)
+{
+    aw_app *app = d->app;
+    aw_store *s = app->store;
+    int64_t until = 0;
+    if (breaker_open(d, job, &until)) {
+        job_retry(d, job, until - aw_time_ms(), false);
+        return;
+    }
+    aw_sub_rec sub;
+    int r = s->subs->get(s, job->actor, job->subid, &sub);
+    if (r == AW_ENOTFOUND) {
+        job_done(d, job->id);
+        return;
+    }
+    if (r != AW_OK) {
+        job_retry(d, job, backoff_ms(1), false);
+        return;
+    }
+    aw_trust_rec t;
+    r = s->trusts->get(s, job->actor, job->peerid, &t);
+    if (r != AW_OK) {
+        aw_sub_rec_free(&sub);
+        if (r == AW_ENOTFOUND) job_done(d, job->id);
+        else job_retry(d, job, backoff_ms(1), false);
+        return;
+    }
+    char *actor_url = aw_app_actor_url(app, job->actor);
+    bool downgraded = false;
+    size_t orig = 0;
+    json_t *body = actor_url ? build_body(d, job, &sub, actor_url, &downgraded, &orig) : NULL;
+    free(actor_url);
+    if (!body) {
+        aw_sub_rec_free(&sub);
+        aw_trust_rec_free(&t);
+        job_done(d, job->id);
+        return;
+    }
+    aw_buf u = AW_BUF_INIT;
+    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t.baseuri, job->actor, job->subid);
+    char *url = aw_buf_take(&u);
+    char hdr_size[64];
+    snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
+    const char *hdrs_down[] = {"X-ActingWeb-Granularity-Downgraded: true", hdr_size, NULL};
+    aw_peer_request pr = {.method = "POST",
+                          .url = url,
+                          .bearer = t.secret,
+                          .json = body,
+                          .headers = downgraded ? hdrs_down : NULL,
+                          .idempotency = AW_IDEMP_SAFE};
+    static const aw_retry_policy once = {1, 0};
+    aw_call_opts opts = {.deadline_ms = app->cfg.net.attempt_ms, .retry = &once};
+    job_ctx *c = calloc(1, sizeof *c);
+    if (c) {
+        c->d = d;
+        c->job = *job;
+        c->job.actor = strdup(job->actor);
+        c->job.subid = strdup(job->subid);
+        c->job.peerid = strdup(job->peerid);
+        c->job.kind = strdup(job->kind);
+        c->job.payload = job->payload ? strdup(job->payload) : NULL;
+    }
+    if (!c || !url || !c->job.actor || !c->job.subid || !c->job.peerid || !c->job.kind) {
+        if (c) job_ctx_free(c);
+        job_retry(d, job, backoff_ms(1), false);
+    } else {
+        r = aw_peer_request_async(app, &pr, &opts, on_sent, c, &c->op);
+        if (r != AW_OK) {
+            job_ctx_free(c);
+            job_retry(d, job, backoff_ms(1), false);
+        } else {
+            d->in_flight++;
+        }
+    }
+    free(url);
+    json_decref(body);
+    aw_sub_rec_free(&sub);
+    aw_trust_rec_free(&t);
+}
+
+static int on_claimed(const aw_outbox_job *j, void *ud)
+{
+    send_job(ud, j);
+    return AW_OK;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    aw_delivery *d = t->data;
+    if (d->closing) return;
+    if (d->in_flight >= d->max_in_flight) return; /* a completion schedules the next claim */
+    int max = (int)(d->max_in_flight - d->in_flight);
+    int r = d->app->store->outbox->claim(d->app->store, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
+    if (r != AW_OK && r != AW_ENOTFOUND)
+        AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
+    /* Next look: when the earliest job is due, but at least every POLL_MS for other shards' jobs. */
+    int64_t due = 0;
+    uint64_t delay = POLL_MS;
+    if (d->in_flight < d->max_in_flight && d->app->store->outbox->next_due(d->app->store, &due) == AW_OK) {
+        int64_t now = aw_time_ms();
+        if (due - now < (int64_t)delay) delay = due > now ? (uint64_t)(due - now) : 1;
+    }
+    if (!uv_is_active((uv_handle_t *)&d->timer)) uv_timer_start(&d->timer, on_timer, delay, 0);
+}
+
+static void schedule_claim(aw_delivery *d, uint64_t delay_ms)
+{
+    if (d->closing) return;
+    uv_timer_stop(&d->timer);
+    uv_timer_start(&d->timer, on_timer, delay_ms, 0);
+}
+
+void aw_delivery_kick(aw_app *app)
+{
+    aw_delivery *d = app->delivery;
+    if (d && !d->closing && aw_app_on_loop_thread(app)) schedule_claim(d, 0);
+}
+
+/* ------------------------------------------------------------------ circuit breaker */
+
+static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
+{
+    char *json = NULL;
+    aw_store *s = d->app->store;
+    if (s->attrs->get(s, j->actor, "_circuit_breaker_state", j->peerid, &json, NULL) != AW_OK) return false;
+    json_t *v = json_loads(json, 0, NULL);
+    free(json);
+    json_int_t open_until = json_integer_value(json_object_get(v, "open_until_ms"));
+    json_decref(v);
+    *until = open_until;
+    return open_until > aw_time_ms();
+}
+
+static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok)
+{
+    aw_store *s = d->app->store;
+    char *json = NULL;
+    json_t *v = NULL;
+    if (s->attrs->get(s, j->actor, "_circuit_breaker_state", j->peerid, &json, NULL) == AW_OK) {
+        v = json_loads(json, 0, NULL);
+        free(json);
+    }
+    if (ok) {
+        if (v) s->attrs->del(s, j->actor, "_circuit_breaker_state", j->peerid);
+        json_decref(v);
+        return;
+    }
+    if (!v) v = json_object();
+    json_int_t failures = json_integer_value(json_object_get(v, "failures")) + 1;
+    json_int_t cooldown = json_integer_value(json_object_get(v, "cooldown_ms"));
+    json_object_set_new(v, "failures", json_integer(failures));
+    if (failures >= BREAKER_FAILURES) {
+        cooldown = cooldown ? cooldown * 2 : BREAKER_COOLDOWN_MS;
+        if (cooldown > BREAKER_MAX_MS) cooldown = BREAKER_MAX_MS;
+        json_object_set_new(v, "cooldown_ms", json_integer(cooldown));
+        json_object_set_new(v, "open_until_ms", json_integer(aw_time_ms() + cooldown));
+        json_object_set_new(v, "failures", json_integer(BREAKER_FAILURES - 1)); /* half-open: one trial */
+        AW_WARN(&d->app->log, "delivery: circuit to peer %s open for %lld ms", j->peerid, (long long)cooldown);
+    }
+    char *txt = aw_json_dump(v);
+    if (txt) s->attrs->set(s, j->actor, "_circuit_breaker_state", j->peerid, txt, NULL, 0);
+    free(txt);
+    json_decref(v);
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+int aw_delivery_start(aw_app *app)
+{
+    aw_delivery *d = calloc(1, sizeof *d);
+    if (!d) return AW_ENOMEM;
+    d->app = app;
+    d->max_in_flight = app->cfg.delivery_max_concurrent ? app->cfg.delivery_max_concurrent : 64;
+    d->cap_bytes = app->cfg.delivery_cap_bytes ? app->cfg.delivery_cap_bytes : 256u << 10;
+    uv_timer_init(app->loop, &d->timer);
+    uv_timer_init(app->loop, &d->flush);
+    d->timer.data = d->flush.data = d;
+    app->delivery = d;
+    schedule_claim(d, 10); /* jobs left over from a previous run */
+    return AW_OK;
+}
+
+static void on_closed(uv_handle_t *h) { aw_app_handle_closed(((aw_delivery *)h->data)->app); }
+
+void aw_delivery_shutdown(aw_app *app)
+{
+    aw_delivery *d = app->delivery;
+    if (!d || d->closing) return;
+    on_flush(&d->flush);
+    d->closing = true;
+    app->closing_handles += 2;
+    uv_close((uv_handle_t *)&d->timer, on_closed);
+    uv_close((uv_handle_t *)&d->flush, on_closed);
+}
+
+void aw_delivery_free(aw_app *app)
+{
+    aw_delivery *d = app->delivery;
+    if (!d) return;
+    free(d->done_ids);
+    free(d);
+    app->delivery = NULL;
+}
+
+void aw_delivery_stats(const aw_app *app, int64_t *delivered, int64_t *failed)
+{
+    const aw_delivery *d = app->delivery;
+    if (delivered) *delivered = d ? d->delivered : 0;
+    if (failed) *failed = d ? d->failed : 0;
+}

@@ -1,0 +1,21 @@
+/* Publisher-side delivery of subscription callbacks from the durable outbox (sdk-api.md §6). Internal. */
+#ifndef AW_PEER_DELIVERY_H
+#define AW_PEER_DELIVERY_H
+
+#include <stdint.h>
+
+#include "app_internal.h"
+
+/* New jobs were committed (or will be when the current handler's transaction commits): look at the
+ * outbox on the next loop turn. Loop thread only; cheap and idempotent. */
+void aw_delivery_kick(aw_app *app);
+
+/* Start the workers on app->loop (loop thread); picks up jobs left from earlier runs. */
+int aw_delivery_start(aw_app *app);
+/* Stop sending; close the handles (counted in app->closing_handles). Jobs stay durable. */
+void aw_delivery_shutdown(aw_app *app);
+void aw_delivery_free(aw_app *app);
+/* Counters since start (callbacks acknowledged 2xx, jobs given up). */
+void aw_delivery_stats(const aw_app *app, int64_t *delivered, int64_t *failed);
+
+#endif

@@ -1,0 +1,61 @@
+/* aw_peer_meta_get(_async): GET {url}/meta, a JSON object with non-empty "id" and "type". */
+#include <stdlib.h>
+#include <string.h>
+
+#include "peer/internal.h"
+#include "util/json.h"
+
+static void meta_xform(aw_op *op, aw_result *res)
+{
+    if (res->status != AW_OK) return;
+    const char *id = json_is_object(res->json) ? aw_json_str(res->json, "id") : NULL;
+    const char *type = json_is_object(res->json) ? aw_json_str(res->json, "type") : NULL;
+    if (!res->json) {
+        res->status = AW_EPROTO;
+        aw_result_setmsg(res, "GET %s: meta is not JSON", op->url);
+    } else if (!id || !*id || !type || !*type) {
+        res->status = AW_EPROTO;
+        aw_result_setmsg(res, "GET %s: meta has no id or type", op->url);
+    } else {
+        res->payload = json_incref(res->json);
+    }
+}
+
+int aw_peer_meta_get_async(aw_app *app, const char *url, const aw_call_opts *opts, aw_done_cb cb, void *ud,
+                           aw_op **op_out)
+{
+    if (op_out) *op_out = NULL;
+    if (!app || !url || !cb) return AW_EINVAL;
+    int r = aw_peer_url_validate(app, url);
+    if (r != AW_OK) return r;
+    aw_buf b = AW_BUF_INIT;
+    aw_buf_printf(&b, "%s/meta", url);
+    if (b.oom) {
+        aw_buf_free(&b);
+        return AW_ENOMEM;
+    }
+    aw_peer_request req = {.method = "GET", .url = b.data};
+    aw_op *op;
+    r = aw_req_prepare(app, &req, opts, cb, ud, &op);
+    aw_buf_free(&b);
+    if (r != AW_OK) return r;
+    op->xform = meta_xform;
+    return aw_req_submit(op, op_out);
+}
+
+typedef struct {
+    const char *url;
+    const aw_call_opts *opts;
+} meta_ctx;
+
+static int meta_start(aw_app *app, void *ctx, aw_done_cb cb, void *ud)
+{
+    meta_ctx *m = ctx;
+    return aw_peer_meta_get_async(app, m->url, m->opts, cb, ud, NULL);
+}
+
+int aw_peer_meta_get(aw_app *app, const char *url, const aw_call_opts *opts, aw_result **out)
+{
+    meta_ctx m = {url, opts};
+    return aw_sync_call(app, meta_start, &m, out, "aw_peer_meta_get");
+}

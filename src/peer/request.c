@@ -1,0 +1,520 @@
+/* One outbound HTTP request as an aw_op: gates, attempts on curl multi, retries (sdk-api.md §3.2),
+ * deadline, cancellation, result building. Loop thread except aw_req_prepare / aw_req_submit. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "peer/internal.h"
+#include "util/json.h"
+#include "util/rand.h"
+
+static const aw_retry_policy default_policy = {3, 500};
+
+static bool has_crlf(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
+
+static bool method_idempotent(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") || !strcmp(m, "DELETE") ||
+           !strcmp(m, "OPTIONS");
+}
+
+void aw_req_free_fields(aw_op *op)
+{
+    free(op->method);
+    free(op->url);
+    free(op->origin_key);
+    free(op->body);
+    curl_slist_free_all(op->hdrs);
+    if (op->basic_pass) memset(op->basic_pass, 0, strlen(op->basic_pass));
+    free(op->basic_user);
+    free(op->basic_pass);
+    aw_buf_free(&op->resp);
+    free(op->hdr_location);
+}
+
+static bool add_hdr(aw_op *op, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(op->hdrs, line);
+    if (!n) return false;
+    op->hdrs = n;
+    return true;
+}
+
+int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
+                   void *ud, aw_op **out)
+{
+    *out = NULL;
+    if (!app || !req || !req->method || !req->url || !cb) return AW_EINVAL;
+    if (!*req->method || strlen(req->method) > 16) return AW_EINVAL;
+    for (const char *p = req->method; *p; p++)
+        if (!isupper((unsigned char)*p)) return AW_EINVAL;
+    if (has_crlf(req->bearer) || has_crlf(req->content_type) || (opts && has_crlf(opts->parent_request_id)))
+        return AW_EINVAL;
+    if (req->basic_user && !req->basic_pass) return AW_EINVAL;
+    if (req->headers)
+        for (const char *const *h = req->headers; *h; h++)
+            if (has_crlf(*h) || !strchr(*h, ':')) return AW_EINVAL;
+    if (!app->peer) return AW_ESHUTDOWN;
+    char *origin = NULL;
+    int r = aw_url_origin(req->url, &origin);
+    if (r != AW_OK) return r;
+
+    aw_op *op = calloc(1, sizeof *op);
+    if (!op) {
+        free(origin);
+        return AW_ENOMEM;
+    }
+    atomic_init(&op->refs, 1); /* the engine's reference, dropped after delivery */
+    op->app = app;
+    op->kind = AW_OPK_REQUEST;
+    op->cb = cb;
+    op->ud = ud;
+    op->origin_key = origin;
+    op->method = strdup(req->method);
+    op->url = strdup(req->url);
+    op->idemp = req->idempotency;
+    const aw_retry_policy *pol = opts && opts->retry ? opts->retry : &default_policy;
+    op->max_attempts = pol->max_attempts ? pol->max_attempts : 1;
+    op->backoff_ms = pol->backoff_ms;
+    if (op->idemp == AW_IDEMP_NEVER) op->max_attempts = 1;
+    const aw_net_config *net = &app->cfg.net;
+    op->deadline = opts && opts->deadline_ms ? opts->deadline_ms : (net->deadline_ms ? net->deadline_ms : 30000);
+    bool ok = op->method && op->url;
+    const char *ctype = NULL;
+    if (req->json) {
+        op->body = json_dumps(req->json, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!op->body) ok = false;
+        else op->body_len = strlen(op->body);
+        op->has_body = true;
+        ctype = "application/json";
+    } else if (req->body) {
+        op->body = malloc(req->body_len + 1);
+        if (!op->body) ok = false;
+        else {
+            memcpy(op->body, req->body, req->body_len);
+            op->body[req->body_len] = 0;
+        }
+        op->body_len = req->body_len;
+        op->has_body = true;
+        ctype = req->content_type ? req->content_type : "text/plain";
+    }
+    char line[1024];
+    ok = ok && add_hdr(op, "Accept: application/json") && add_hdr(op, "Expect:");
+    if (ok && ctype) {
+        snprintf(line, sizeof line, "Content-Type: %s", ctype);
+        ok = add_hdr(op, line);
+    }
+    if (ok && opts && opts->parent_request_id && *opts->parent_request_id) {
+        snprintf(line, sizeof line, "X-Parent-Request-ID: %.200s", opts->parent_request_id);
+        ok = add_hdr(op, line);
+    }
+    if (ok && req->bearer) {
+        aw_buf b = AW_BUF_INIT;
+        aw_buf_printf(&b, "Authorization: Bearer %s", req->bearer);
+        ok = !b.oom && add_hdr(op, b.data);
+        if (b.data) memset(b.data, 0, b.len);
+        aw_buf_free(&b);
+    }
+    if (ok && req->headers)
+        for (const char *const *h = req->headers; ok && *h; h++) ok = add_hdr(op, *h);
+    if (ok && req->basic_user) {
+        op->basic_user = strdup(req->basic_user);
+        op->basic_pass = strdup(req->basic_pass);
+        ok = op->basic_user && op->basic_pass;
+    }
+    if (!ok) {
+        aw_op_free(op);
+        return AW_ENOMEM;
+    }
+    *out = op;
+    return AW_OK;
+}
+
+static void attempt_begin(aw_op *op)
+{
+    if (aw_gate_acquire(op)) aw_req_launch_or_queue(op);
+}
+
+static void start_on_loop(aw_op *op)
+{
+    aw_peer_engine *eng = aw_peer_eng(op->app);
+    aw_op_register(eng, op);
+    char rid[40], line[80];
+    aw_peer_next_request_id(eng, rid);
+    snprintf(line, sizeof line, "X-Request-ID: %s", rid);
+    if (!add_hdr(op, line)) {
+        aw_op_finish(op, aw_result_new(AW_ENOMEM), true);
+        return;
+    }
+    uint32_t dl = (uint32_t)op->deadline;
+    op->deadline = aw_peer_now(eng) + dl;
+    op->tn_kind = TN_DEADLINE;
+    op->tn.fire = aw_op_tn_fire;
+    aw_peer_timer_start(eng, &op->tn, dl);
+    attempt_begin(op);
+}
+
+static void posted_start(aw_app *app, void *ud)
+{
+    aw_op *op = ud;
+    if (!aw_peer_eng_accepting(app)) {
+        aw_op_register(aw_peer_eng(app), op);
+        aw_result *r = aw_result_new(AW_ESHUTDOWN);
+        aw_result_setmsg(r, "%s %s: application is shutting down", op->method, op->url);
+        aw_op_finish(op, r, false); /* a posted closure, not the start call */
+        return;
+    }
+    start_on_loop(op);
+}
+
+int aw_req_submit(aw_op *op, aw_op **op_out)
+{
+    aw_app *app = op->app;
+    if (op_out) *op_out = NULL;
+    if (aw_app_on_loop_thread(app)) {
+        if (!aw_peer_eng_accepting(app)) {
+            aw_op_free(op);
+            return AW_ESHUTDOWN;
+        }
+        if (op_out) {
+            atomic_fetch_add(&op->refs, 1);
+            *op_out = op;
+        }
+        start_on_loop(op);
+        return AW_OK;
+    }
+    if (op_out) atomic_fetch_add(&op->refs, 1);
+    int r = aw_app_post(app, posted_start, op);
+    if (r != AW_OK) {
+        aw_op_free(op);
+        return r;
+    }
+    if (op_out) *op_out = op;
+    return AW_OK;
+}
+
+/* ---------------- one attempt ---------------- */
+
+static size_t on_write(char *ptr, size_t size, size_t n, void *ud)
+{
+    aw_op *op = ud;
+    size_t len = size * n;
+    if (op->resp.len + len > aw_peer_net(op->eng)->max_response) {
+        op->over_cap = true;
+        return 0;
+    }
+    aw_buf_append(&op->resp, ptr, len);
+    return op->resp.oom ? 0 : len;
+}
+
+static char *trim_dup(const char *s, size_t n)
+{
+    while (n && isspace((unsigned char)*s)) s++, n--;
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+    aw_op *op = ud;
+    size_t len = size * n;
+    if (len >= 5 && !strncmp(buf, "HTTP/", 5)) { /* a new response (after 100 Continue) */
+        free(op->hdr_location);
+        op->hdr_location = NULL;
+        op->hdr_has_retry_after = false;
+        op->hdr_retry_after_ms = 0;
+    } else if (len > 9 && !strncasecmp(buf, "Location:", 9)) {
+        free(op->hdr_location);
+        op->hdr_location = trim_dup(buf + 9, len - 9);
+    } else if (len > 12 && !strncasecmp(buf, "Retry-After:", 12)) {
+        char *v = trim_dup(buf + 12, len - 12);
+        if (v && *v) {
+            char *end;
+            unsigned long long secs = strtoull(v, &end, 10);
+            if (*end == 0) {
+                op->hdr_has_retry_after = true;
+                op->hdr_retry_after_ms = secs > 86400 ? 86400000u : (uint32_t)(secs * 1000);
+            } else {
+                time_t t = curl_getdate(v, NULL);
+                if (t > 0) {
+                    time_t now = time(NULL);
+                    op->hdr_has_retry_after = true;
+                    op->hdr_retry_after_ms = t > now ? (uint32_t)((t - now) > 86400 ? 86400000 : (t - now) * 1000) : 0;
+                }
+            }
+        }
+        free(v);
+    }
+    return len;
+}
+
+static curl_socket_t open_sock(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    aw_op *op = clientp;
+    if (aw_addr_is_private(&a->addr)) {
+        op->over_cap = false;
+        snprintf(op->errbuf, sizeof op->errbuf, "peer address is private/loopback (deny_private_peers)");
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+static void finish_status(aw_op *op, int status, const char *why, bool defer)
+{
+    aw_result *r = aw_result_new(status);
+    if (r) {
+        r->attempts = op->attempts;
+        r->remote_state = op->maybe_sent ? AW_REMOTE_UNKNOWN : AW_REMOTE_NONE;
+        aw_result_setmsg(r, "%s %s: %s", op->method, op->url, why);
+    }
+    aw_op_finish(op, r, defer);
+}
+
+void aw_req_launch_or_queue(aw_op *op)
+{
+    aw_peer_engine *eng = op->eng;
+    const aw_net_config *net = aw_peer_net(eng);
+    uint64_t now = aw_peer_now(eng);
+    if (now >= op->deadline) {
+        aw_gate_release(op);
+        finish_status(op, AW_ETIMEDOUT, "deadline passed while waiting for a connection slot", true);
+        return;
+    }
+    uint64_t remain = op->deadline - now;
+    CURL *e = aw_peer_easy_get(eng);
+    if (!e) {
+        aw_gate_release(op);
+        finish_status(op, AW_ENOMEM, "out of memory", true);
+        return;
+    }
+    aw_buf_free(&op->resp);
+    op->over_cap = false;
+    free(op->hdr_location);
+    op->hdr_location = NULL;
+    op->hdr_has_retry_after = false;
+    op->hdr_retry_after_ms = 0;
+    op->errbuf[0] = 0;
+    curl_easy_setopt(e, CURLOPT_URL, op->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->hdrs);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(net->connect_ms < remain ? net->connect_ms : remain));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(net->attempt_ms < remain ? net->attempt_ms : remain));
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)net->max_response);
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 90L);
+    if (net->deny_private_peers) {
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_sock);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
+    }
+    if (!strcmp(op->method, "GET") && !op->has_body) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (!strcmp(op->method, "HEAD")) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        if (op->has_body || !strcmp(op->method, "POST") || !strcmp(op->method, "PUT") ||
+            !strcmp(op->method, "PATCH")) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)op->body_len);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, op->body ? op->body : "");
+        }
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, op->method);
+    }
+    if (op->basic_user) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, op->basic_user);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, op->basic_pass);
+    }
+    op->easy = e;
+    op->state = OPS_RUNNING;
+    op->attempts++;
+    if (curl_multi_add_handle(aw_peer_multi(eng), e) != CURLM_OK) {
+        op->easy = NULL;
+        aw_peer_easy_put(eng, e);
+        aw_gate_release(op);
+        finish_status(op, AW_ENOMEM, "cannot add the transfer", true);
+    }
+}
+
+/* Stop whatever the op is doing (transfer, queue, backoff); the caller completes it. */
+void aw_req_abort(aw_op *op, int status)
+{
+    aw_peer_engine *eng = op->eng;
+    aw_peer_timer_stop(eng, &op->tn);
+    if (op->state == OPS_RUNNING && op->easy) {
+        curl_off_t pre = 0;
+        curl_easy_getinfo(op->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        if (pre > 0) op->maybe_sent = true;
+        curl_multi_remove_handle(aw_peer_multi(eng), op->easy);
+        aw_peer_easy_put(eng, op->easy);
+        op->easy = NULL;
+    }
+    if (op->state == OPS_RUNNING || op->state == OPS_WAIT_ORIGIN || op->state == OPS_WAIT_GLOBAL) {
+        op->state = OPS_BACKOFF; /* neutral: out of queues and curl */
+        aw_gate_release(op);
+    }
+}
+
+void aw_req_timer_fire(aw_op *op)
+{
+    aw_peer_engine *eng = op->eng;
+    if (op->tn_kind == TN_BACKOFF) {
+        uint64_t now = aw_peer_now(eng);
+        op->tn_kind = TN_DEADLINE;
+        aw_peer_timer_start(eng, &op->tn, op->deadline > now ? op->deadline - now : 0);
+        attempt_begin(op);
+        return;
+    }
+    /* TN_DEADLINE */
+    bool waiting = op->state == OPS_WAIT_ORIGIN || op->state == OPS_WAIT_GLOBAL;
+    aw_req_abort(op, AW_ETIMEDOUT);
+    finish_status(op, AW_ETIMEDOUT,
+                  waiting ? "deadline passed while waiting for a connection slot" : "deadline passed", false);
+}
+
+void aw_req_curl_done(aw_op *op, CURLcode rc)
+{
+    aw_peer_engine *eng = op->eng;
+    CURL *e = op->easy;
+    long http = 0, reqsize = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &reqsize);
+    curl_multi_remove_handle(aw_peer_multi(eng), e);
+    aw_peer_easy_put(eng, e);
+    op->easy = NULL;
+    op->state = OPS_BACKOFF; /* neutral until decided */
+    aw_gate_release(op);
+
+    int st;
+    bool transient = false, never_left = false, answered = false;
+    char why[300];
+    switch (rc) {
+    case CURLE_OK:
+        answered = true;
+        if (http >= 200 && http < 300) st = AW_OK;
+        else st = AW_EPEER;
+        transient = http == 502 || http == 503 || http == 504 || http == 429;
+        snprintf(why, sizeof why, "HTTP %ld", http);
+        break;
+    case CURLE_WRITE_ERROR:
+    case CURLE_FILESIZE_EXCEEDED:
+        answered = true;
+        st = op->over_cap || rc == CURLE_FILESIZE_EXCEEDED ? AW_EPROTO : AW_ENOMEM;
+        snprintf(why, sizeof why, "response body over %zu bytes", aw_peer_net(eng)->max_response);
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        st = AW_ENET;
+        never_left = true;
+        transient = !(op->errbuf[0] && strstr(op->errbuf, "deny_private_peers"));
+        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        transient = true;
+        if (reqsize == 0) {
+            st = AW_ENET;
+            never_left = true;
+            snprintf(why, sizeof why, "connect timed out");
+        } else {
+            st = AW_ETIMEDOUT;
+            snprintf(why, sizeof why, "no answer within the attempt timeout");
+        }
+        break;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        st = AW_ENET;
+        transient = true;
+        never_left = reqsize == 0;
+        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        break;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        st = AW_EPROTO;
+        answered = false;
+        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        break;
+    default:
+        st = AW_ENET;
+        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        break;
+    }
+    if (!answered && !never_left) op->maybe_sent = true;
+    AW_DEBUG(&op->app->log, "peer: %s %s attempt %u -> %s (%s)", op->method, op->url, op->attempts,
+             aw_err_name(st), why);
+
+    bool may_retry = st != AW_OK && transient && op->attempts < op->max_attempts &&
+                     op->idemp != AW_IDEMP_NEVER &&
+                     (method_idempotent(op->method) || op->idemp == AW_IDEMP_SAFE || never_left);
+    bool ra = answered && op->hdr_has_retry_after && (http == 429 || http == 503);
+    if (may_retry) {
+        uint64_t wait;
+        if (ra) wait = op->hdr_retry_after_ms;
+        else {
+            uint64_t base = (uint64_t)op->backoff_ms << (op->attempts - 1 < 20 ? op->attempts - 1 : 20);
+            wait = base * (80 + aw_rand_below(41)) / 100;
+        }
+        uint64_t now = aw_peer_now(eng);
+        if (now + wait < op->deadline) {
+            op->state = OPS_BACKOFF;
+            op->tn_kind = TN_BACKOFF;
+            aw_peer_timer_start(eng, &op->tn, wait);
+            return;
+        }
+        if (ra) {
+            st = AW_EBUSY;
+            snprintf(why, sizeof why, "HTTP %ld, Retry-After %u ms is beyond the deadline", http,
+                     op->hdr_retry_after_ms);
+        }
+    }
+
+    aw_result *r = aw_result_new(st);
+    if (r) {
+        r->http_status = (int)http;
+        r->attempts = op->attempts;
+        if (ra || op->hdr_has_retry_after) r->retry_after_ms = op->hdr_retry_after_ms;
+        r->location = op->hdr_location;
+        op->hdr_location = NULL;
+        if (st != AW_EPROTO || rc == CURLE_OK) {
+            if (op->resp.len) {
+                r->body_len = op->resp.len;
+                r->body = aw_buf_take(&op->resp);
+                json_t *j = NULL;
+                if (aw_json_parse(r->body, r->body_len, 64, &j, NULL) == AW_JSON_OK) r->json = j;
+            }
+        }
+        if (st == AW_OK) r->remote_state = AW_REMOTE_APPLIED;
+        else if (answered && http >= 200 && http < 300) r->remote_state = AW_REMOTE_APPLIED;
+        else r->remote_state = op->maybe_sent ? AW_REMOTE_UNKNOWN : AW_REMOTE_NONE;
+        aw_result_setmsg(r, "%s %s: %s", op->method, op->url, why);
+    }
+    aw_op_finish(op, r, false);
+}
+
+/* ---------------- public API ---------------- */
+
+int aw_peer_request_async(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
+                          void *ud, aw_op **op_out)
+{
+    if (op_out) *op_out = NULL;
+    aw_op *op;
+    int r = aw_req_prepare(app, req, opts, cb, ud, &op);
+    if (r != AW_OK) return r;
+    return aw_req_submit(op, op_out);
+}

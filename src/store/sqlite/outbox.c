@@ -1,0 +1,220 @@
+/* SQLite: the durable delivery outbox and the subscriber's queue of out-of-order callbacks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite/sqlite.h"
+
+static int outbox_add(aw_store *s, const aw_outbox_job *j)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "INSERT INTO outbox(actor, subid, peerid, seq, kind, payload, attempts, due_ms)"
+                                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, j->actor);
+    aw_sq_bind_text(st, 2, j->subid ? j->subid : "");
+    aw_sq_bind_text(st, 3, j->peerid);
+    sqlite3_bind_int64(st, 4, j->seq);
+    aw_sq_bind_text(st, 5, j->kind ? j->kind : "diff");
+    aw_sq_bind_text(st, 6, j->payload);
+    sqlite3_bind_int(st, 7, j->attempts);
+    sqlite3_bind_int64(st, 8, j->due_ms);
+    return aw_sq_exec_stmt(q, st, "outbox add");
+}
+
+static int read_job(sqlite3_stmt *st, aw_outbox_job *j)
+{
+    memset(j, 0, sizeof *j);
+    j->id = sqlite3_column_int64(st, 0);
+    j->actor = aw_sq_col_dup(st, 1);
+    j->subid = aw_sq_col_dup(st, 2);
+    j->peerid = aw_sq_col_dup(st, 3);
+    j->seq = sqlite3_column_int64(st, 4);
+    j->kind = aw_sq_col_dup(st, 5);
+    j->payload = aw_sq_col_dup(st, 6);
+    j->attempts = sqlite3_column_int(st, 7);
+    j->due_ms = sqlite3_column_int64(st, 8);
+    if (!j->actor || !j->subid || !j->peerid || !j->kind) {
+        aw_outbox_job_free(j);
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
+/* Lease due jobs. Only the lowest sequence of each subscription is eligible, and only when no other job of
+ * that subscription is leased, so a subscription has at most one request in flight, in order. */
+static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
+                        aw_outbox_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    int r = s->begin(s, true);
+    if (r != AW_OK) return r;
+    sqlite3_stmt *st = aw_sq_stmt(
+        q, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 + ?3 WHERE id IN ("
+           " SELECT o.id FROM outbox o WHERE o.due_ms <= ?2 AND o.lease_until <= ?2"
+           " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
+           "   AND p.subid <> '' AND (p.seq < o.seq OR (p.lease_until > ?2 AND p.id <> o.id)))"
+           " ORDER BY o.due_ms LIMIT ?4)"
+           " RETURNING id, actor, subid, peerid, seq, kind, payload, attempts, due_ms");
+    if (!st) {
+        s->rollback(s);
+        return AW_ESTORAGE;
+    }
+    aw_sq_bind_text(st, 1, owner);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, lease_ms);
+    sqlite3_bind_int(st, 4, max);
+    aw_outbox_job *jobs = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            aw_outbox_job *p = realloc(jobs, nc * sizeof *p);
+            if (!p) {
+                r = AW_ENOMEM;
+                break;
+            }
+            jobs = p;
+            cap = nc;
+        }
+        if ((r = read_job(st, &jobs[n])) != AW_OK) break;
+        n++;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) r = aw_sq_status(q, rc, "outbox claim");
+    sqlite3_reset(st);
+    if (r == AW_OK) r = s->commit(s);
+    else s->rollback(s);
+    for (size_t i = 0; i < n; i++) {
+        if (r == AW_OK) fn(&jobs[i], ud);
+        aw_outbox_job_free(&jobs[i]);
+    }
+    free(jobs);
+    return r;
+}
+
+static int outbox_done(aw_store *s, int64_t id)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM outbox WHERE id = ?1");
+    if (!st) return AW_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    return aw_sq_exec_stmt(q, st, "outbox done");
+}
+
+static int outbox_retry(aw_store *s, int64_t id, int attempts, int64_t due_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE outbox SET attempts = ?2, due_ms = ?3, lease_owner = NULL,"
+                                     " lease_until = 0 WHERE id = ?1");
+    if (!st) return AW_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, due_ms);
+    return aw_sq_exec_stmt(q, st, "outbox retry");
+}
+
+static int outbox_next_due(aw_store *s, int64_t *due_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(MAX(due_ms, lease_until)) FROM outbox");
+    if (!st) return AW_ESTORAGE;
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *due_ms = sqlite3_column_int64(st, 0);
+        r = AW_OK;
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "outbox next");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int outbox_count(aw_store *s, int64_t *n)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT COUNT(*) FROM outbox");
+    if (!st) return AW_ESTORAGE;
+    int rc = sqlite3_step(st), r = AW_OK;
+    if (rc == SQLITE_ROW) *n = sqlite3_column_int64(st, 0);
+    else r = aw_sq_status(q, rc, "outbox count");
+    sqlite3_reset(st);
+    return r;
+}
+
+const aw_store_outbox_ops aw_sq_outbox_ops = {
+    .add = outbox_add,
+    .claim = outbox_claim,
+    .done = outbox_done,
+    .retry = outbox_retry,
+    .next_due = outbox_next_due,
+    .count = outbox_count,
+};
+
+/* ------------------------------------------------------------------ subscriber queue */
+
+static int pending_add(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *body, int64_t now_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "INSERT INTO pending_callbacks(actor, subid, seq, body, received_ms)"
+                                     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, seq);
+    aw_sq_bind_text(st, 4, body);
+    sqlite3_bind_int64(st, 5, now_ms);
+    return aw_sq_exec_stmt(q, st, "pending add");
+}
+
+static int pending_each(aw_store *s, const char *actor, const char *subid, aw_pending_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT seq, body, received_ms FROM pending_callbacks WHERE actor = ?1"
+                                     " AND subid = ?2 ORDER BY seq");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    int rc, r = AW_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = fn(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2), ud);
+        if (r != AW_OK) break;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "pending list");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int pending_del_upto(aw_store *s, const char *actor, const char *subid, int64_t upto)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM pending_callbacks WHERE actor = ?1 AND subid = ?2"
+                                     " AND (?3 < 0 OR seq <= ?3)");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, upto);
+    return aw_sq_exec_stmt(q, st, "pending delete");
+}
+
+static int pending_count(aw_store *s, const char *actor, const char *subid, int64_t *n, int64_t *oldest_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT COUNT(*), MIN(received_ms) FROM pending_callbacks WHERE actor = ?1"
+                                     " AND subid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    int rc = sqlite3_step(st), r = AW_OK;
+    if (rc == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+        if (oldest_ms) *oldest_ms = sqlite3_column_int64(st, 1);
+    } else r = aw_sq_status(q, rc, "pending count");
+    sqlite3_reset(st);
+    return r;
+}
+
+const aw_store_pending_ops aw_sq_pending_ops = {
+    .add = pending_add,
+    .each = pending_each,
+    .del_upto = pending_del_upto,
+    .count = pending_count,
+};

@@ -1,0 +1,307 @@
+/* SQLite: subscriptions (publisher records and subscriber mirrors) and their diffs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite/sqlite.h"
+#include "util/time.h"
+
+#define SUB_COLS                                                                                   \
+    "actor, subid, peerid, target, subtarget, resource, granularity, callback, sequence, acked_seq," \
+    " resync_pending, created_at"
+
+static int read_sub(sqlite3_stmt *st, aw_sub_rec *r)
+{
+    memset(r, 0, sizeof *r);
+    r->actor = aw_sq_col_dup(st, 0);
+    r->subid = aw_sq_col_dup(st, 1);
+    r->peerid = aw_sq_col_dup(st, 2);
+    r->target = aw_sq_col_dup(st, 3);
+    r->subtarget = aw_sq_col_dup(st, 4);
+    r->resource = aw_sq_col_dup(st, 5);
+    r->granularity = aw_sq_col_dup(st, 6);
+    r->callback = sqlite3_column_int(st, 7) != 0;
+    r->sequence = sqlite3_column_int64(st, 8);
+    r->acked_seq = sqlite3_column_int64(st, 9);
+    r->resync_pending = sqlite3_column_int(st, 10) != 0;
+    r->created_at = aw_sq_col_dup(st, 11);
+    if (!r->actor || !r->subid || !r->peerid || !r->target || !r->subtarget || !r->resource || !r->granularity ||
+        !r->created_at) {
+        aw_sub_rec_free(r);
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
+static int sub_create(aw_store *s, const aw_sub_rec *r)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "INSERT INTO subscriptions(" SUB_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                                     " ?8, ?9, ?10, ?11, ?12)");
+    if (!st) return AW_ESTORAGE;
+    char now[32];
+    aw_time_iso(now);
+    aw_sq_bind_text(st, 1, r->actor);
+    aw_sq_bind_text(st, 2, r->subid);
+    aw_sq_bind_text(st, 3, r->peerid);
+    aw_sq_bind_text(st, 4, r->target);
+    aw_sq_bind_text(st, 5, r->subtarget ? r->subtarget : "");
+    aw_sq_bind_text(st, 6, r->resource ? r->resource : "");
+    aw_sq_bind_text(st, 7, r->granularity ? r->granularity : "none");
+    sqlite3_bind_int(st, 8, r->callback);
+    sqlite3_bind_int64(st, 9, r->sequence);
+    sqlite3_bind_int64(st, 10, r->acked_seq);
+    sqlite3_bind_int(st, 11, r->resync_pending);
+    aw_sq_bind_text(st, 12, r->created_at ? r->created_at : now);
+    return aw_sq_exec_stmt(q, st, "subscription create");
+}
+
+static int sub_get(aw_store *s, const char *actor, const char *subid, aw_sub_rec *out)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions WHERE actor = ?1 AND subid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) r = read_sub(st, out);
+    else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "subscription get");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int sub_each(aw_store *s, const char *actor, const aw_sub_filter *f, aw_sub_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions WHERE actor = ?1"
+                                     " AND (?2 IS NULL OR peerid = ?2) AND (?3 IS NULL OR target = ?3)"
+                                     " AND (?4 IS NULL OR subtarget = ?4) AND (?5 IS NULL OR resource = ?5)"
+                                     " AND (?6 < 0 OR callback = ?6) ORDER BY callback DESC, subid");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, f ? f->peerid : NULL);
+    aw_sq_bind_text(st, 3, f ? f->target : NULL);
+    aw_sq_bind_text(st, 4, f ? f->subtarget : NULL);
+    aw_sq_bind_text(st, 5, f ? f->resource : NULL);
+    sqlite3_bind_int(st, 6, f ? f->callback : -1);
+    /* Collect first: callbacks may write to the store (which would disturb this statement). */
+    aw_sub_rec *recs = NULL;
+    size_t n = 0, cap = 0;
+    int rc, r = AW_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            aw_sub_rec *p = realloc(recs, nc * sizeof *p);
+            if (!p) {
+                r = AW_ENOMEM;
+                break;
+            }
+            recs = p;
+            cap = nc;
+        }
+        if ((r = read_sub(st, &recs[n])) != AW_OK) break;
+        n++;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscription list");
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        if (r == AW_OK) r = fn(&recs[i], ud);
+        aw_sub_rec_free(&recs[i]);
+    }
+    free(recs);
+    return r;
+}
+
+static const char *const sub_cascade_sql[] = {
+    "DELETE FROM diffs WHERE actor = ?1 AND subid = ?2",
+    "DELETE FROM outbox WHERE actor = ?1 AND subid = ?2 AND kind IN ('diff', 'resync')",
+    "DELETE FROM pending_callbacks WHERE actor = ?1 AND subid = ?2",
+};
+
+static int sub_del(aw_store *s, const char *actor, const char *subid)
+{
+    aw_sq *q = aw_sq_of(s);
+    int own_txn = !q->in_txn;
+    int r = own_txn ? s->begin(s, true) : AW_OK;
+    if (r != AW_OK) return r;
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM subscriptions WHERE actor = ?1 AND subid = ?2");
+    if (!st) r = AW_ESTORAGE;
+    else {
+        aw_sq_bind_text(st, 1, actor);
+        aw_sq_bind_text(st, 2, subid);
+        r = aw_sq_exec_stmt(q, st, "subscription delete");
+        if (r == AW_OK && sqlite3_changes(q->db) == 0) r = AW_ENOTFOUND;
+    }
+    for (size_t i = 0; r == AW_OK && i < sizeof sub_cascade_sql / sizeof sub_cascade_sql[0]; i++) {
+        st = aw_sq_stmt(q, sub_cascade_sql[i]);
+        if (!st) {
+            r = AW_ESTORAGE;
+            break;
+        }
+        aw_sq_bind_text(st, 1, actor);
+        aw_sq_bind_text(st, 2, subid);
+        r = aw_sq_exec_stmt(q, st, "subscription delete cascade");
+    }
+    if (!own_txn) return r;
+    if (r != AW_OK) {
+        s->rollback(s);
+        return r;
+    }
+    return s->commit(s);
+}
+
+static int sub_next_seq(aw_store *s, const char *actor, const char *subid, int64_t *seq)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = sequence + 1 WHERE actor = ?1"
+                                     " AND subid = ?2 RETURNING sequence");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        r = AW_OK;
+        rc = sqlite3_step(st); /* finish the statement so the update is complete */
+    } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "subscription sequence");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int sub_set_state(aw_store *s, const char *actor, const char *subid, int64_t sequence, int64_t acked_seq,
+                         int resync_pending)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = CASE WHEN ?3 < 0 THEN sequence ELSE ?3 END,"
+                                     " acked_seq = CASE WHEN ?4 < 0 THEN acked_seq ELSE ?4 END,"
+                                     " resync_pending = CASE WHEN ?5 < 0 THEN resync_pending ELSE ?5 END"
+                                     " WHERE actor = ?1 AND subid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, sequence);
+    sqlite3_bind_int64(st, 4, acked_seq);
+    sqlite3_bind_int(st, 5, resync_pending);
+    int r = aw_sq_exec_stmt(q, st, "subscription state");
+    if (r == AW_OK && sqlite3_changes(q->db) == 0) return AW_ENOTFOUND;
+    return r;
+}
+
+static int diff_add(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *ts, const char *blob)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "INSERT INTO diffs(actor, subid, seq, ts, blob) VALUES(?1, ?2, ?3, ?4, ?5)");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, seq);
+    aw_sq_bind_text(st, 4, ts);
+    aw_sq_bind_text(st, 5, blob);
+    return aw_sq_exec_stmt(q, st, "diff add");
+}
+
+static int diff_each(aw_store *s, const char *actor, const char *subid, int64_t after, aw_diff_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT seq, ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq > ?3"
+                                     " ORDER BY seq");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, after);
+    int rc, r = AW_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r = fn(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2), ud);
+        if (r != AW_OK) break;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "diff list");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int diff_get(aw_store *s, const char *actor, const char *subid, int64_t seq, char **ts, char **blob)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq = ?3");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, seq);
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) {
+        *ts = aw_sq_col_dup(st, 0);
+        *blob = aw_sq_col_dup(st, 1);
+        r = *ts && *blob ? AW_OK : AW_ENOMEM;
+        if (r != AW_OK) {
+            free(*ts);
+            free(*blob);
+            *ts = *blob = NULL;
+        }
+    } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "diff get");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int diff_clear(aw_store *s, const char *actor, const char *subid, int64_t upto)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM diffs WHERE actor = ?1 AND subid = ?2 AND (?3 <= 0 OR seq <= ?3)");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, upto);
+    return aw_sq_exec_stmt(q, st, "diff clear");
+}
+
+static int sub_each_attention(aw_store *s, int64_t stale_ms, aw_sub_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions s WHERE callback = 1 AND"
+                                     " (sequence > acked_seq OR resync_pending = 1 OR EXISTS (SELECT 1 FROM"
+                                     " pending_callbacks p WHERE p.actor = s.actor AND p.subid = s.subid AND"
+                                     " p.received_ms <= ?1)) LIMIT 1000");
+    if (!st) return AW_ESTORAGE;
+    sqlite3_bind_int64(st, 1, stale_ms);
+    aw_sub_rec *recs = NULL;
+    size_t n = 0, cap = 0;
+    int rc, r = AW_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            aw_sub_rec *p = realloc(recs, nc * sizeof *p);
+            if (!p) {
+                r = AW_ENOMEM;
+                break;
+            }
+            recs = p;
+            cap = nc;
+        }
+        if ((r = read_sub(st, &recs[n])) != AW_OK) break;
+        n++;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscription attention");
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        if (r == AW_OK) r = fn(&recs[i], ud);
+        aw_sub_rec_free(&recs[i]);
+    }
+    free(recs);
+    return r;
+}
+
+const aw_store_sub_ops aw_sq_sub_ops = {
+    .each_attention = sub_each_attention,
+    .create = sub_create,
+    .get = sub_get,
+    .each = sub_each,
+    .del = sub_del,
+    .next_seq = sub_next_seq,
+    .set_state = sub_set_state,
+    .diff_add = diff_add,
+    .diff_each = diff_each,
+    .diff_get = diff_get,
+    .diff_clear = diff_clear,
+};

@@ -1,0 +1,366 @@
+/* Unit tests for src/util: strict JSON parsing, UTF-8 validation, constant-time compare, ids, aw_buf. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "util/json.h"
+#include "util/rand.h"
+#include "util/str.h"
+#include "util/time.h"
+
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+static aw_json_err parse(const char *buf, size_t len, int depth, json_t **out)
+{
+    char why[200] = "";
+    aw_json_err e = aw_json_parse(buf, len, depth, out, why);
+    if (e != AW_JSON_OK) {
+        assert_null(*out);
+        assert_true(why[0] != '\0');
+    }
+    return e;
+}
+
+/* ------------------------------------------------------------------ aw_json_parse */
+static void json_ok_values(void **st)
+{
+    (void)st;
+    json_t *v = NULL;
+    assert_int_equal(parse(S("{\"a\":1,\"b\":[true,null,\"x\"]}"), 0, &v), AW_JSON_OK);
+    assert_true(json_is_object(v));
+    assert_int_equal(json_integer_value(json_object_get(v, "a")), 1);
+    json_decref(v);
+    /* Scalars are JSON values too. */
+    const char *scalars[] = {"1", "-2.5e3", "true", "false", "null", "\"s\"", "  \"\\u00e9\"  "};
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
+        v = NULL;
+        assert_int_equal(parse(scalars[i], strlen(scalars[i]), 0, &v), AW_JSON_OK);
+        assert_non_null(v);
+        assert_false(json_is_object(v) || json_is_array(v));
+        json_decref(v);
+    }
+    /* Non-ASCII UTF-8 in strings is fine. */
+    v = NULL;
+    assert_int_equal(parse(S("{\"k\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}"), 0, &v), AW_JSON_OK);
+    json_decref(v);
+    /* Brackets inside strings do not count towards depth. */
+    v = NULL;
+    assert_int_equal(parse(S("{\"k\":\"[[[[[[[[[[\\\"{{{{{{\"}"), 2, &v), AW_JSON_OK);
+    json_decref(v);
+}
+
+static void json_syntax_errors(void **st)
+{
+    (void)st;
+    const char *bad[] = {"", " ", "{", "}", "[1,2", "{\"a\":}", "{'a':1}", "{\"a\":1,}", "[1,]", "nul", "01",
+                         "1 2", "{\"a\" 1}", "\"unterminated", "{\"a\":1}x", "NaN", "\"\\x\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *v = NULL;
+        assert_int_equal(parse(bad[i], strlen(bad[i]), 0, &v), AW_JSON_SYNTAX);
+    }
+}
+
+static void json_duplicate_keys(void **st)
+{
+    (void)st;
+    json_t *v = NULL;
+    assert_int_equal(parse(S("{\"a\":1,\"a\":2}"), 0, &v), AW_JSON_SYNTAX);
+    assert_int_equal(parse(S("{\"x\":{\"b\":1,\"b\":1}}"), 0, &v), AW_JSON_SYNTAX);
+    assert_int_equal(parse(S("[{\"k\":1},{\"k\":2,\"k\":3}]"), 0, &v), AW_JSON_SYNTAX);
+    /* Same key in different objects is fine. */
+    assert_int_equal(parse(S("[{\"k\":1},{\"k\":2}]"), 0, &v), AW_JSON_OK);
+    json_decref(v);
+}
+
+static void json_invalid_utf8(void **st)
+{
+    (void)st;
+    json_t *v = NULL;
+    assert_int_equal(parse(S("{\"a\":\"\xff\"}"), 0, &v), AW_JSON_SYNTAX);
+    assert_int_equal(parse(S("{\"a\":\"\xc3\"}"), 0, &v), AW_JSON_SYNTAX);       /* truncated */
+    assert_int_equal(parse(S("{\"a\":\"\xc0\xaf\"}"), 0, &v), AW_JSON_SYNTAX);   /* overlong '/' */
+    assert_int_equal(parse(S("{\"a\":\"\xed\xa0\x80\"}"), 0, &v), AW_JSON_SYNTAX); /* surrogate */
+    assert_int_equal(parse(S("{\"\xfe\":1}"), 0, &v), AW_JSON_SYNTAX);          /* in a key */
+    /* An embedded NUL byte in the text is not JSON, and neither is an escaped NUL in a string. */
+    assert_int_equal(parse("{\"a\":\"x\0y\"}", 11, 0, &v), AW_JSON_SYNTAX);
+    assert_int_equal(parse(S("\"\\u0000\""), 0, &v), AW_JSON_SYNTAX);
+}
+
+static char *nested(int levels, char open, char close, const char *inner)
+{
+    size_t n = strlen(inner);
+    char *s = malloc(2 * (size_t)levels + n + 1);
+    for (int i = 0; i < levels; i++) s[i] = open;
+    memcpy(s + levels, inner, n);
+    for (int i = 0; i < levels; i++) s[(size_t)levels + n + (size_t)i] = close;
+    s[2 * (size_t)levels + n] = '\0';
+    return s;
+}
+
+static void json_depth_limit(void **st)
+{
+    (void)st;
+    json_t *v = NULL;
+    char *s = nested(5, '[', ']', "1");
+    assert_int_equal(parse(s, strlen(s), 5, &v), AW_JSON_OK);
+    assert_int_equal(aw_json_depth(v), 5);
+    json_decref(v);
+    assert_int_equal(parse(s, strlen(s), 4, &v), AW_JSON_DEPTH);
+    free(s);
+    /* Default limit (<= 0) is 64. */
+    s = nested(64, '[', ']', "");
+    assert_int_equal(parse(s, strlen(s), 0, &v), AW_JSON_OK);
+    json_decref(v);
+    free(s);
+    s = nested(65, '[', ']', "");
+    assert_int_equal(parse(s, strlen(s), 0, &v), AW_JSON_DEPTH);
+    assert_int_equal(parse(s, strlen(s), -1, &v), AW_JSON_DEPTH);
+    free(s);
+    /* Very deep input is refused before building anything (no stack blow-up). */
+    s = nested(200000, '[', ']', "");
+    assert_int_equal(parse(s, strlen(s), 64, &v), AW_JSON_DEPTH);
+    free(s);
+    /* Objects count as well. */
+    const char *obj = "{\"a\":{\"b\":{\"c\":1}}}";
+    assert_int_equal(parse(obj, strlen(obj), 3, &v), AW_JSON_OK);
+    assert_int_equal(aw_json_depth(v), 3);
+    json_decref(v);
+    assert_int_equal(parse(obj, strlen(obj), 2, &v), AW_JSON_DEPTH);
+    /* Scalars have depth 0, {} has 1. */
+    json_t *sc = json_integer(3);
+    assert_int_equal(aw_json_depth(sc), 0);
+    json_decref(sc);
+    json_t *o = json_object();
+    assert_int_equal(aw_json_depth(o), 1);
+    json_decref(o);
+}
+
+static void json_helpers(void **st)
+{
+    (void)st;
+    json_t *v = NULL;
+    assert_int_equal(parse(S("{\"s\":\"x\",\"n\":1,\"t\":true,\"f\":\"false\",\"T\":\"true\"}"), 0, &v), AW_JSON_OK);
+    assert_string_equal(aw_json_str(v, "s"), "x");
+    assert_null(aw_json_str(v, "n"));
+    assert_null(aw_json_str(v, "missing"));
+    assert_true(aw_json_bool(v, "t", false));
+    assert_true(aw_json_bool(v, "T", false));
+    assert_false(aw_json_bool(v, "f", true));
+    assert_true(aw_json_bool(v, "missing", true));
+    assert_false(aw_json_bool(v, "missing", false));
+    char *d = aw_json_dump(v);
+    assert_non_null(d);
+    assert_null(strchr(d, '\n'));
+    free(d);
+    json_decref(v);
+    json_t *str = json_string("a\"b");
+    d = aw_json_dump(str); /* scalars serialise too */
+    assert_string_equal(d, "\"a\\\"b\"");
+    free(d);
+    json_decref(str);
+    assert_true(aw_json_is_json(S("[1]")));
+    assert_true(aw_json_is_json(S("\"x\"")));
+    assert_false(aw_json_is_json(S("hello")));
+    assert_false(aw_json_is_json(S("")));
+}
+
+/* ------------------------------------------------------------------ aw_utf8_valid */
+static void utf8_valid(void **st)
+{
+    (void)st;
+    assert_true(aw_utf8_valid(S("")));
+    assert_true(aw_utf8_valid(S("plain ascii")));
+    assert_true(aw_utf8_valid(S("\xc3\xa9")));             /* é */
+    assert_true(aw_utf8_valid(S("\xe2\x82\xac")));         /* € */
+    assert_true(aw_utf8_valid(S("\xf0\x9f\x98\x80")));     /* 😀 */
+    assert_true(aw_utf8_valid(S("\xf4\x8f\xbf\xbf")));     /* U+10FFFF */
+    assert_true(aw_utf8_valid(S("\xef\xbf\xbf")));         /* U+FFFF */
+    assert_true(aw_utf8_valid(S("\xed\x9f\xbf")));         /* U+D7FF, just below the surrogates */
+    assert_true(aw_utf8_valid(S("\xee\x80\x80")));         /* U+E000, just above */
+    assert_true(aw_utf8_valid("a\0b", 3));                 /* NUL is valid UTF-8 */
+    /* Length is respected: a valid prefix of an invalid string. */
+    assert_true(aw_utf8_valid("ab\xff", 2));
+}
+
+static void utf8_invalid(void **st)
+{
+    (void)st;
+    assert_false(aw_utf8_valid(S("\x80")));                /* lone continuation */
+    assert_false(aw_utf8_valid(S("\xbf")));
+    assert_false(aw_utf8_valid(S("\xff")));
+    assert_false(aw_utf8_valid(S("\xfe")));
+    assert_false(aw_utf8_valid(S("\xf8\x88\x80\x80\x80"))); /* 5-byte form */
+    assert_false(aw_utf8_valid(S("\xc3")));                /* truncated */
+    assert_false(aw_utf8_valid(S("\xe2\x82")));
+    assert_false(aw_utf8_valid(S("\xf0\x9f\x98")));
+    assert_false(aw_utf8_valid("\xc3\xa9", 1));            /* truncated by length */
+    assert_false(aw_utf8_valid(S("\xc3\x41")));            /* bad continuation */
+    /* Overlong encodings. */
+    assert_false(aw_utf8_valid(S("\xc0\x80")));
+    assert_false(aw_utf8_valid(S("\xc1\xbf")));
+    assert_false(aw_utf8_valid(S("\xc0\xaf")));
+    assert_false(aw_utf8_valid(S("\xe0\x80\xaf")));
+    assert_false(aw_utf8_valid(S("\xe0\x9f\xbf")));
+    assert_false(aw_utf8_valid(S("\xf0\x80\x80\xaf")));
+    assert_false(aw_utf8_valid(S("\xf0\x8f\xbf\xbf")));
+    /* Surrogates. */
+    assert_false(aw_utf8_valid(S("\xed\xa0\x80")));        /* U+D800 */
+    assert_false(aw_utf8_valid(S("\xed\xbf\xbf")));        /* U+DFFF */
+    assert_false(aw_utf8_valid(S("\xed\xa0\xbd\xed\xb8\x80"))); /* CESU pair */
+    /* Beyond U+10FFFF. */
+    assert_false(aw_utf8_valid(S("\xf4\x90\x80\x80")));
+    assert_false(aw_utf8_valid(S("\xf5\x80\x80\x80")));
+    assert_false(aw_utf8_valid(S("ok\xc3\xa9 then \xff")));
+}
+
+/* ------------------------------------------------------------------ aw_ct_streq and friends */
+static void ct_streq(void **st)
+{
+    (void)st;
+    assert_true(aw_ct_streq("", ""));
+    assert_true(aw_ct_streq("secret", "secret"));
+    assert_false(aw_ct_streq("secret", "secreT"));
+    assert_false(aw_ct_streq("secret", "secret2"));
+    assert_false(aw_ct_streq("secret2", "secret"));
+    assert_false(aw_ct_streq("", "x"));
+    assert_false(aw_ct_streq("x", ""));
+    assert_false(aw_ct_streq(NULL, "x"));
+    assert_false(aw_ct_streq("x", NULL));
+    assert_false(aw_ct_streq(NULL, NULL));
+    /* Prefix with a differing length is not equal, even though the common part matches. */
+    assert_false(aw_ct_streq("abc", "abcd"));
+}
+
+static void misc_str(void **st)
+{
+    (void)st;
+    assert_true(aw_is_hex_id("0123456789abcdef0123456789abcdef"));
+    assert_false(aw_is_hex_id("0123456789ABCDEF0123456789abcdef"));
+    assert_false(aw_is_hex_id("0123456789abcdef0123456789abcde"));
+    assert_false(aw_is_hex_id("0123456789abcdef0123456789abcdef0"));
+    assert_false(aw_is_hex_id("0123456789abcdef0123456789abcdeg"));
+    assert_false(aw_is_hex_id(""));
+    assert_false(aw_is_hex_id(NULL));
+    assert_true(aw_istarts("Bearer xyz", "bearer "));
+    assert_true(aw_istarts("BASIC x", "Basic"));
+    assert_false(aw_istarts("Bas", "Basic"));
+    assert_null(aw_strdup(NULL));
+    char *d = aw_strdup("x");
+    assert_string_equal(d, "x");
+    free(d);
+}
+
+/* ------------------------------------------------------------------ ids and secrets */
+static bool all_lower_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
+}
+
+static void rand_formats(void **st)
+{
+    (void)st;
+    char id[33], id2[33], tok[41], hex[129];
+    assert_int_equal(aw_new_id(id), 0);
+    assert_true(all_lower_hex(id, 32));
+    assert_true(aw_is_hex_id(id));
+    assert_int_equal(aw_new_id(id2), 0);
+    assert_string_not_equal(id, id2);
+    assert_int_equal(aw_new_token(tok), 0);
+    assert_true(all_lower_hex(tok, 40));
+    assert_int_equal(aw_rand_hex(hex, 64), 0);
+    assert_true(all_lower_hex(hex, 128));
+    assert_int_equal(aw_rand_hex(hex, 0), 0);
+    assert_string_equal(hex, "");
+    char big[300];
+    assert_int_equal(aw_rand_hex(big, 65), -1); /* beyond the internal limit: refused, not overflowed */
+    /* Every nibble value shows up over many draws (no stuck bits). */
+    unsigned seen = 0;
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(aw_new_token(tok), 0);
+        for (int k = 0; k < 40; k++) seen |= 1u << (tok[k] <= '9' ? tok[k] - '0' : tok[k] - 'a' + 10);
+    }
+    assert_int_equal(seen, 0xffffu);
+    for (int i = 0; i < 1000; i++) assert_true(aw_rand_below(7) < 7);
+    assert_int_equal(aw_rand_below(0), 0);
+    assert_int_equal(aw_rand_below(1), 0);
+}
+
+static void time_formats(void **st)
+{
+    (void)st;
+    char iso[32], plain[20];
+    aw_time_iso(iso);
+    assert_int_equal(strlen(iso), 27); /* YYYY-MM-DDTHH:MM:SS.ffffffZ */
+    assert_int_equal(iso[10], 'T');
+    assert_int_equal(iso[19], '.');
+    assert_int_equal(iso[26], 'Z');
+    aw_time_plain(plain);
+    assert_int_equal(strlen(plain), 19);
+    assert_int_equal(plain[10], ' ');
+    assert_true(aw_time_ms() > 1600000000000LL);
+    uint64_t a = aw_mono_ns(), b = aw_mono_ns();
+    assert_true(b >= a);
+}
+
+/* ------------------------------------------------------------------ aw_buf */
+static void buf_basics(void **st)
+{
+    (void)st;
+    aw_buf b = AW_BUF_INIT;
+    char *t = aw_buf_take(&b); /* empty buffer gives "" not NULL */
+    assert_non_null(t);
+    assert_string_equal(t, "");
+    free(t);
+    aw_buf_puts(&b, "abc");
+    aw_buf_append(&b, "def", 2);
+    aw_buf_append(&b, NULL, 0);
+    aw_buf_printf(&b, "-%d-%s", 42, "x");
+    assert_int_equal(b.len, strlen("abcde-42-x"));
+    assert_string_equal(b.data, "abcde-42-x");
+    /* A printf longer than the internal scratch buffer. */
+    char longs[1000];
+    memset(longs, 'z', sizeof longs - 1);
+    longs[sizeof longs - 1] = '\0';
+    aw_buf_printf(&b, "[%s]", longs);
+    assert_int_equal(b.len, 10 + 1001);
+    assert_int_equal(b.data[b.len - 1], ']');
+    assert_int_equal(b.data[b.len], '\0');
+    /* Growth over many appends. */
+    for (int i = 0; i < 10000; i++) aw_buf_append(&b, "0123456789", 10);
+    assert_int_equal(b.len, 10 + 1001 + 100000);
+    assert_false(b.oom);
+    assert_true(b.cap > b.len);
+    t = aw_buf_take(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(strlen(t), 10 + 1001 + 100000);
+    free(t);
+    aw_buf_html(&b, "<a href=\"x\">&'</a>");
+    assert_string_equal(b.data, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    aw_buf_html(&b, NULL);
+    aw_buf_free(&b);
+    assert_null(b.data);
+    aw_buf_free(&b); /* twice is fine */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(json_ok_values), cmocka_unit_test(json_syntax_errors),
+        cmocka_unit_test(json_duplicate_keys), cmocka_unit_test(json_invalid_utf8),
+        cmocka_unit_test(json_depth_limit), cmocka_unit_test(json_helpers),
+        cmocka_unit_test(utf8_valid), cmocka_unit_test(utf8_invalid),
+        cmocka_unit_test(ct_streq), cmocka_unit_test(misc_str),
+        cmocka_unit_test(rand_formats), cmocka_unit_test(time_formats),
+        cmocka_unit_test(buf_basics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
