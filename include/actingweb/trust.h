@@ -7,10 +7,11 @@
  * approved, peer_approved, verified, verification_token (plus created_at, and aw_supported when known).
  * They hold the shared secret: never log them.
  *
- * Threads. Async starts must be made on the app's loop thread (from a callback, a hook or a handler);
- * from another thread they return AW_EINVAL — use the sync form there. Sync forms must NOT be called on
- * the loop thread (AW_EWOULDBLOCK). aw_trust_get / aw_trust_list are local: call them on the loop thread,
- * or on any thread while the app is not running.
+ * Threads. Async starts may be made on any thread; a start from another thread is handed to the loop,
+ * and then *op_out receives NULL (cancelling is a loop-thread action; start on the loop to get a handle).
+ * Callbacks always run on the loop thread. Sync forms must NOT be called on the loop thread (they fail
+ * at once with AW_EWOULDBLOCK). aw_trust_get / aw_trust_list touch storage only: call them on the loop
+ * thread (storage handles belong to it), or on any thread while the app is not running.
  *
  * Results. For async forms the callback's `res` follows op.h: aw_result_status() is the outcome,
  * aw_result_payload() the record after the operation (borrowed; json_incref to keep it),

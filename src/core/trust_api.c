@@ -78,14 +78,10 @@ static int start_core(api_call *c)
     return AW_EINVAL;
 }
 
-static int launch(api_call *c, aw_op **op_out)
+/* On the loop: wrap the core operation in a custom op. Returns the start status (then nothing calls
+ * back) or AW_OK with *op_out (when non-NULL) holding the caller's reference. */
+static int launch_here(api_call *c, aw_op **op_out)
 {
-    if (op_out) *op_out = NULL;
-    if (!c) return AW_ENOMEM;
-    if (!c->cb || !c->actor_id || !aw_app_on_loop_thread(c->app)) {
-        call_free(c);
-        return AW_EINVAL;
-    }
     c->op = aw_op_custom_new(c->app, c->cb, c->ud, on_cancel, c);
     if (!c->op) {
         call_free(c);
@@ -106,6 +102,35 @@ static int launch(api_call *c, aw_op **op_out)
         *op_out = op;
     }
     return AW_OK;
+}
+
+/* A start from another thread, now on the loop: every outcome goes through the callback. */
+static void launch_posted(aw_app *app, void *ud)
+{
+    api_call *c = ud;
+    aw_done_cb cb = c->cb;
+    void *cud = c->ud;
+    int r = launch_here(c, NULL);
+    if (r == AW_OK) return;
+    aw_result *res = aw_result_new(r);
+    if (res) aw_result_setmsg(res, "trust operation: %s", aw_strerror(r));
+    cb(res, cud);
+    aw_result_unref(res);
+}
+
+static int launch(api_call *c, aw_op **op_out)
+{
+    if (op_out) *op_out = NULL;
+    if (!c) return AW_ENOMEM;
+    if (!c->cb || !c->actor_id) {
+        call_free(c);
+        return AW_EINVAL;
+    }
+    if (aw_app_on_loop_thread(c->app)) return launch_here(c, op_out);
+    /* Another thread: hand the start to the loop. No op handle in this case (cancel is loop-only). */
+    int r = aw_app_post(c->app, launch_posted, c);
+    if (r != AW_OK) call_free(c);
+    return r;
 }
 
 static api_call *call_new(aw_app *app, api_kind kind, const char *actor_id, aw_done_cb cb, void *ud)

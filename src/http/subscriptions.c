@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/subscribe.h"
 #include "http/endpoints.h"
 #include "util/json.h"
 #include "util/rand.h"
@@ -264,7 +265,49 @@ static void one_diff(aw_req *req, const char *peer, const char *subid, const cha
     aw_sub_rec_free(&rec);
 }
 
-void aw_ep_subscriptions_outbound(aw_req *req); /* subscriber side: POST /subscriptions */
+/* POST /subscriptions: make this actor subscribe to a peer (§9.3). Ref answers 204 + Location. */
+static void on_subscribed(const aw_sub_outcome *o, void *ud)
+{
+    aw_req *req = ud;
+    if (o->status == AW_OK) {
+        aw_req_add_header(req, "Location", aw_json_str(o->payload, "url"));
+        aw_req_reply_empty(req, 204);
+    } else if (o->status == AW_ENOTRUST || o->status == AW_EPEER || o->status == AW_ENET ||
+               o->status == AW_ETIMEDOUT || o->status == AW_EPROTO) {
+        aw_req_reply_error(req, 408, "the peer did not create the subscription: %s", o->message);
+    } else {
+        aw_req_reply_status(req, o->status, "subscription");
+    }
+}
+
+static void subscribe_outbound(aw_req *req)
+{
+    if (!aw_req_authorize(req, "subscriptions", NULL, false)) return;
+    json_t *body = NULL;
+    if (aw_req_is_json(req) || (req->body.len > 0 && !aw_req_is_form(req))) {
+        if (!aw_req_body_json(req, &body)) return;
+        if (!json_is_object(body)) {
+            json_decref(body);
+            aw_req_reply_error(req, 400, "the body must be a JSON object");
+            return;
+        }
+    } else {
+        body = req->form ? json_incref(req->form) : json_object();
+    }
+    const char *peer = aw_json_str(body, "peerid"), *target = aw_json_str(body, "target");
+    if (!peer || !*peer || !target || !*target) {
+        json_decref(body);
+        aw_req_reply_error(req, 400, "peerid and target are required");
+        return;
+    }
+    const char *gran = aw_json_str(body, "granularity");
+    int r = aw_subscribe_start(req->app, req->actor.id, peer, target, aw_json_str(body, "subtarget"),
+                               aw_json_str(body, "resource"), gran && *gran ? gran : "none", true, on_subscribed, req);
+    json_decref(body);
+    if (r == AW_ENOTRUST) aw_req_reply_error(req, 408, "no usable trust with that peer");
+    else if (r == AW_EINVAL) aw_req_reply_error(req, 400, "invalid subscription request");
+    else if (r != AW_OK) aw_req_reply_status(req, r, "subscription");
+}
 
 void aw_ep_subscriptions(aw_req *req)
 {
@@ -274,7 +317,7 @@ void aw_ep_subscriptions(aw_req *req)
         aw_req_reply_error(req, 404, "not found");
     } else if (!peer) {
         if (!strcmp(req->method, "GET")) list_all(req);
-        else if (!strcmp(req->method, "POST")) aw_ep_subscriptions_outbound(req);
+        else if (!strcmp(req->method, "POST")) subscribe_outbound(req);
         else aw_req_reply_error(req, 405, "method not allowed");
     } else if (!subid) {
         if (!strcmp(req->method, "GET")) list_peer(req, peer);

@@ -105,6 +105,7 @@ struct aw_op {
     CURL *easy;
     aw_buf resp;
     bool over_cap;
+    bool denied;              /* deny_private_peers refused the address */
     char *hdr_location;
     uint32_t hdr_retry_after_ms;
     bool hdr_has_retry_after;

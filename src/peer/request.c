@@ -260,8 +260,7 @@ static curl_socket_t open_sock(void *clientp, curlsocktype purpose, struct curl_
 {
     aw_op *op = clientp;
     if (aw_addr_is_private(&a->addr)) {
-        op->over_cap = false;
-        snprintf(op->errbuf, sizeof op->errbuf, "peer address is private/loopback (deny_private_peers)");
+        op->denied = true;
         return CURL_SOCKET_BAD;
     }
     return socket(a->family, a->socktype, a->protocol);
@@ -297,6 +296,7 @@ void aw_req_launch_or_queue(aw_op *op)
     }
     aw_buf_free(&op->resp);
     op->over_cap = false;
+    op->denied = false;
     free(op->hdr_location);
     op->hdr_location = NULL;
     op->hdr_has_retry_after = false;
@@ -362,8 +362,8 @@ void aw_req_abort(aw_op *op, int status)
         op->easy = NULL;
     }
     if (op->state == OPS_RUNNING || op->state == OPS_WAIT_ORIGIN || op->state == OPS_WAIT_GLOBAL) {
+        aw_gate_release(op);     /* leaves the wait queue it is in (by state) */
         op->state = OPS_BACKOFF; /* neutral: out of queues and curl */
-        aw_gate_release(op);
     }
 }
 
@@ -419,8 +419,9 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
     case CURLE_COULDNT_CONNECT:
         st = AW_ENET;
         never_left = true;
-        transient = !(op->errbuf[0] && strstr(op->errbuf, "deny_private_peers"));
-        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        transient = !op->denied;
+        snprintf(why, sizeof why, "%s", op->denied ? "peer address is private or loopback (deny_private_peers)"
+                                        : op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
         break;
     case CURLE_OPERATION_TIMEDOUT:
         transient = true;

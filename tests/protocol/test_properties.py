@@ -197,6 +197,15 @@ class Properties(awtest.DaemonTest):
             for path in ("keep", "keep/v", "fresh"):
                 r = self.put(path, body, headers=hdrs)
                 self.assertJsonError(r, status)
+        # collection POST: over --max-body, and a body that is neither JSON nor a form
+        self.assertJsonError(self.a.req("POST", "/properties", body=b'{"a": "' + b"x" * 70000 + b'"}',
+                                        headers=JSON), 413)
+        self.assertJsonError(self.a.req("POST", "/properties", body=b"city=x", headers=TEXT), 400)
+        # content type parameters are fine
+        self.assertStatus(self.put("ct", b'{"a": 1}', headers={"Content-Type": "application/json; charset=utf-8"}),
+                          204)
+        self.assertEqual(self.get("ct").json(), {"a": 1})
+        self.assertStatus(self.a.req("DELETE", "/properties/ct"), 204)
         # at the limit is fine
         self.assertStatus(self.put("deep", b"[" * 64 + b"]" * 64), 204)
         self.assertStatus(self.a.req("DELETE", "/properties/deep"), 204)
@@ -273,6 +282,62 @@ class Properties(awtest.DaemonTest):
         self.assertJsonError(self.a.req("GET", "/properties/private/k", bearer=friend), 403)
         self.assertJsonError(self.a.req("DELETE", "/properties/city", bearer=friend), 403)  # no delete op
         self.assertEqual(self.snapshot(), {"city": "Bergen", "public": {"x": 1}, "fz": 1})
+
+    # §6.6 / §9.6: every write registers a change (checked through polling subscriptions' stored diffs) --
+    def add_sub(self, peer_secret, subtarget="", resource=""):
+        subid = os.urandom(16).hex()
+        db = sqlite3.connect(os.path.join(self.d.data, "actingweb.db"), timeout=10)
+        try:
+            peer = db.execute("SELECT peerid FROM trusts WHERE secret = ?", (peer_secret,)).fetchone()[0]
+            db.execute("INSERT INTO subscriptions(actor, subid, peerid, target, subtarget, resource, granularity,"
+                       " callback, created_at) VALUES(?,?,?,?,?,?,?,?,?)",
+                       (self.a.id, subid, peer, "properties", subtarget, resource, "high", 0,
+                        "2026-01-01T00:00:00.000000Z"))
+            db.commit()
+        finally:
+            db.close()
+        return subid
+
+    def diffs(self, subid):
+        db = sqlite3.connect(os.path.join(self.d.data, "actingweb.db"), timeout=10)
+        try:
+            rows = db.execute("SELECT blob FROM diffs WHERE actor = ? AND subid = ? ORDER BY seq",
+                              (self.a.id, subid)).fetchall()
+        finally:
+            db.close()
+        return [json.loads(r[0]) for r in rows]
+
+    def test_changes_registered(self):
+        friend = self.add_trust("friend")
+        s1 = self.add_sub(friend)
+        s2 = self.add_sub(friend, "work")
+        s3 = self.add_sub(friend, "work", "desk")
+        r = self.a.req("POST", "/properties", json_body={"home": {"street": "Strandgaten 1"}, "mood": "calm",
+                                                          "work": {"office": "B2", "desk": "14", "floor": "3"}})
+        self.assertStatus(r, 201)
+        self.assertStatus(self.put("work", b'{"office": "C7"}'), 204)
+        self.assertStatus(self.put("work/desk", b'"22"'), 204)
+        self.assertStatus(self.a.req("DELETE", "/properties/work/office"), 204)
+        self.assertEqual(self.diffs(s1), [
+            {"home": {"street": "Strandgaten 1"}, "mood": "calm", "work": {"office": "B2", "desk": "14", "floor": "3"}},
+            {"work": {"office": "C7"}}, {"work": {"desk": "22"}}, {"work": {"office": ""}}])
+        self.assertEqual(self.diffs(s2), [{"office": "B2", "desk": "14", "floor": "3"}, {"office": "C7"},
+                                          {"desk": "22"}, {"office": ""}])
+        self.assertEqual(self.diffs(s3), ["14", "22"])
+        # a failed write registers nothing
+        self.assertJsonError(self.put("work", b"{"), 400)
+        self.assertEqual(len(self.diffs(s1)), 4)
+        # list operations carry the §9.7 diff; DELETE /properties one change per property
+        self.a.req("POST", "/properties", json_body={"rem": {"_type": "list"}})
+        n = len(self.diffs(s1))
+        self.assertStatus(self.a.req("POST", "/properties/rem", json_body={"text": "Buy coffee"}), 201)
+        self.assertEqual(self.diffs(s1)[n], {"rem": {"list": "rem", "operation": "append", "length": 1,
+                                                     "item": {"text": "Buy coffee"}, "index": 0}})
+        self.assertStatus(self.a.req("DELETE", "/properties"), 204)
+        tail = self.diffs(s1)[n + 1:]
+        self.assertIn({"mood": ""}, tail)
+        self.assertIn({"work": ""}, tail)
+        self.assertIn({"home": ""}, tail)
 
 
 if __name__ == "__main__":

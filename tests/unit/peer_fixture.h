@@ -4,6 +4,7 @@
  * Paths:  /ok/...            200 JSON {"ok":true}; a path ending in /meta gets {"id":..,"type":..}
  *         /status/NNN        status NNN with a JSON error body
  *         /delay/MS[/...]    200 after MS milliseconds (same body as /ok)
+ *         /conc/MS           as /delay/, counted in current / max_current
  *         /hang              never answers (until the fixture stops)
  *         /text              200 text/plain, not JSON
  *         /big               200 with fx->big_size bytes
@@ -14,8 +15,12 @@
 #ifndef AW_TEST_PEER_FIXTURE_H
 #define AW_TEST_PEER_FIXTURE_H
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +77,12 @@ static enum MHD_Result fx_handler(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     atomic_fetch_add(&fx->requests, 1);
-    int cur = atomic_fetch_add(&fx->current, 1) + 1;
-    int m = atomic_load(&fx->max_current);
-    while (cur > m && !atomic_compare_exchange_weak(&fx->max_current, &m, cur)) {}
+    bool conc = !strncmp(url, "/conc/", 6); /* like /delay/, and counted in current / max_current */
+    if (conc) {
+        int cur = atomic_fetch_add(&fx->current, 1) + 1;
+        int m = atomic_load(&fx->max_current);
+        while (cur > m && !atomic_compare_exchange_weak(&fx->max_current, &m, cur)) {}
+    }
     const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
     const char *par = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Parent-Request-ID");
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -88,8 +96,8 @@ static enum MHD_Result fx_handler(void *cls, struct MHD_Connection *c, const cha
     enum MHD_Result ret;
     const char *json = "application/json";
     size_t ulen = strlen(url);
-    if (!strncmp(url, "/delay/", 7)) {
-        int ms = atoi(url + 7);
+    if (!strncmp(url, "/delay/", 7) || conc) {
+        int ms = atoi(url + (conc ? 6 : 7));
         for (int i = 0; i < ms && !atomic_load(&fx->stop); i++) usleep(1000);
     }
     if (!strcmp(url, "/hang")) {
@@ -130,7 +138,7 @@ static enum MHD_Result fx_handler(void *cls, struct MHD_Connection *c, const cha
     } else {
         ret = fx_reply(c, 200, json, "{\"ok\":true}", 11, NULL, NULL);
     }
-    atomic_fetch_sub(&fx->current, 1);
+    if (conc) atomic_fetch_sub(&fx->current, 1);
     return ret;
 }
 

@@ -1,0 +1,97 @@
+/* /callbacks (protocol.md §9.9, §10): subscription callbacks from publishers, and their revocation.
+ * Existence is checked before credentials (Ref order): an unknown (publisher, subscription) is 404
+ * whatever the credentials. */
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/subscriber.h"
+#include "http/endpoints.h"
+
+static void on_processed(void *ud, int http_status, const char *message)
+{
+    aw_req *req = ud;
+    if (http_status == 204) aw_req_reply_empty(req, 204);
+    else aw_req_reply_error(req, http_status, "%s", message ? message : "not processed");
+}
+
+/* The caller must be the publisher named in the path, with its trust secret (401 without credentials,
+ * 403 for anyone else or an unapproved trust). */
+static bool authenticate_publisher(aw_req *req, const char *pub)
+{
+    if (!aw_req_authenticate(req)) return false;
+    if (req->who.kind != AW_WHO_PEER || strcmp(req->who.peerid, pub) != 0) {
+        aw_req_reply_error(req, 403, "forbidden: not the publisher of this subscription");
+        return false;
+    }
+    if (!req->who.approved) {
+        aw_req_reply_error(req, 403, "trust relationship not approved");
+        return false;
+    }
+    return true;
+}
+
+static void subscription_callback(aw_req *req, const char *pub, const char *subid)
+{
+    aw_store *s = req->app->store;
+    aw_sub_rec sub;
+    int r = s->subs->get(s, req->actor.id, subid, &sub);
+    bool ours = r == AW_OK && !strcmp(sub.peerid, pub);
+    bool mirror = ours && sub.callback;
+    if (r == AW_OK) aw_sub_rec_free(&sub);
+    if (r != AW_OK && r != AW_ENOTFOUND) {
+        aw_req_reply_status(req, r, "subscription");
+        return;
+    }
+    if (!strcmp(req->method, "DELETE")) {
+        /* The publisher ends a subscription (or, Ref style, the subscriber ends one: accept both, §13 #31). */
+        if (!authenticate_publisher(req, pub)) return;
+        if (ours) {
+            r = s->subs->del(s, req->actor.id, subid);
+            if (r == AW_OK) aw_subscriber_forget_publisher_if_unused(req->app, req->actor.id, pub);
+        }
+        if (r != AW_OK && r != AW_ENOTFOUND) aw_req_reply_status(req, r, "subscription");
+        else aw_req_reply_empty(req, 204);
+        return;
+    }
+    if (!mirror) {
+        aw_req_reply_error(req, 404, "no such subscription");
+        return;
+    }
+    if (strcmp(req->method, "POST") != 0 && strcmp(req->method, "PUT") != 0) {
+        aw_req_add_header(req, "Allow", "POST, DELETE");
+        aw_req_reply_error(req, 405, "method not allowed");
+        return;
+    }
+    if (!authenticate_publisher(req, pub)) return;
+    json_t *body;
+    if (!aw_req_body_json(req, &body)) return;
+    if (!json_is_object(body)) {
+        json_decref(body);
+        aw_req_reply_error(req, 400, "the callback body must be a JSON object");
+        return;
+    }
+    aw_subscriber_receive(req->app, req->actor.id, subid, body, on_processed, req);
+    json_decref(body);
+}
+
+void aw_ep_callbacks(aw_req *req)
+{
+    const char *kind = req->nseg > 2 ? req->segs[2] : "";
+    if (!strcmp(kind, "subscriptions")) {
+        if (req->nseg != 5) {
+            aw_req_reply_error(req, 404, "no such subscription");
+            return;
+        }
+        subscription_callback(req, req->segs[3], req->segs[4]);
+        return;
+    }
+    /* Application callbacks (/callbacks/<name>) go to hooks; without a hook the answer is 403 (Ref).
+     * DELETE needs credentials (anonymous 401). */
+    if (!strcmp(req->method, "DELETE") && !aw_req_authenticate(req)) return;
+    if (!*kind || !strcmp(kind, "permissions")) {
+        aw_req_reply_error(req, 404, "not found");
+        return;
+    }
+    aw_req_reply_error(req, 403, "no handler for this callback");
+}
