@@ -225,6 +225,63 @@ int aw_unsubscribe_start(aw_app *app, const char *actor, const char *peer, const
     return r;
 }
 
+/* ------------------------------------------------------------------ end (either direction) */
+
+static void on_end_notified(const aw_result *res, void *ud)
+{
+    sub_op *o = ud;
+    o->http_status = aw_result_http_status(res);
+    o->remote = aw_result_remote_state(res);
+    int st = aw_result_status(res);
+    if (st == AW_EPEER && o->http_status == 404) st = AW_OK;
+    if (st != AW_OK)
+        AW_WARN(&o->app->log, "subscription %s: peer %s was not told of its end (%s)", o->subid, o->peer,
+                aw_strerror(st));
+    int r = o->app->store->subs->del(o->app->store, o->actor, o->subid);
+    if (r == AW_OK || r == AW_ENOTFOUND) r = aw_subscriber_forget_publisher_if_unused(o->app, o->actor, o->peer);
+    finish(o, r, st == AW_OK ? NULL : aw_result_message(res));
+}
+
+int aw_sub_end_start(aw_app *app, const char *actor, const char *peer, const char *subid, aw_sub_done cb, void *ud)
+{
+    if (!actor || !peer || !subid || !cb || strlen(actor) >= 64 || strlen(peer) >= 72 || strlen(subid) >= 64)
+        return AW_EINVAL;
+    aw_sub_rec sub;
+    int r = app->store->subs->get(app->store, actor, subid, &sub);
+    if (r != AW_OK) return r;
+    bool ok = !strcmp(sub.peerid, peer), mirror = sub.callback;
+    aw_sub_rec_free(&sub);
+    if (!ok) return AW_ENOTFOUND;
+    aw_trust_rec t;
+    r = app->store->trusts->get(app->store, actor, peer, &t);
+    if (r != AW_OK) {
+        if (r != AW_ENOTFOUND) return r;
+        r = app->store->subs->del(app->store, actor, subid);
+        if (r == AW_OK) r = aw_subscriber_forget_publisher_if_unused(app, actor, peer);
+        return r == AW_OK ? AW_ENOTRUST : r;
+    }
+    sub_op *o = calloc(1, sizeof *o);
+    if (!o) {
+        aw_trust_rec_free(&t);
+        return AW_ENOMEM;
+    }
+    o->app = app;
+    snprintf(o->actor, sizeof o->actor, "%s", actor);
+    snprintf(o->peer, sizeof o->peer, "%s", peer);
+    snprintf(o->subid, sizeof o->subid, "%s", subid);
+    o->cb = cb;
+    o->ud = ud;
+    aw_buf b = AW_BUF_INIT;
+    aw_buf_printf(&b, mirror ? "%s/subscriptions/%s/%s" : "%s/callbacks/subscriptions/%s/%s", t.baseuri, actor, subid);
+    char *url = aw_buf_take(&b);
+    aw_peer_request pr = {.method = "DELETE", .url = url, .bearer = t.secret};
+    r = url ? aw_peer_request_async(app, &pr, NULL, on_end_notified, o, NULL) : AW_ENOMEM;
+    free(url);
+    aw_trust_rec_free(&t);
+    if (r != AW_OK) op_free(o);
+    return r;
+}
+
 /* ------------------------------------------------------------------ pull sync */
 
 static void on_one_synced(void *ud, int status, int applied)

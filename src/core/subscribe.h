@@ -31,6 +31,12 @@ int aw_subscribe_start(aw_app *app, const char *actor, const char *peer, const c
  * keeps the mirror (retry later); ENOTFOUND when there is no such mirror. */
 int aw_unsubscribe_start(aw_app *app, const char *actor, const char *peer, const char *subid, aw_sub_done cb, void *ud);
 
+/* End a subscription from this side whatever its direction, telling the peer: a mirror is deleted at the
+ * publisher (DELETE {peer}/subscriptions/{me}/{subid}), a publisher record at the subscriber (DELETE
+ * {peer}/callbacks/subscriptions/{me}/{subid}). The local row goes in any case (the peer cannot block
+ * it); the outcome reports the peer's answer. ENOTFOUND when there is no such subscription. */
+int aw_sub_end_start(aw_app *app, const char *actor, const char *peer, const char *subid, aw_sub_done cb, void *ud);
+
 /* Pull sync of one mirror, or of every mirror held at `peer` (subid NULL). */
 int aw_subsync_start(aw_app *app, const char *actor, const char *peer, const char *subid, aw_sub_done cb, void *ud);
 

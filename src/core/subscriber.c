@@ -290,6 +290,7 @@ void aw_subscriber_baseline(aw_app *app, const char *actor, const char *subid, i
 typedef struct sync_ctx {
     aw_app *app;
     char actor[64], subid[64];
+    int64_t started_ms;
     aw_sync_done_fn done;
     void *ud;
 } sync_ctx;
@@ -357,6 +358,7 @@ static void on_sync_diffs(const aw_result *res, void *ud)
     }
     if (!need_baseline && pub_seq > last) need_baseline = true;
     if (r == AW_OK && !need_baseline) r = drain_pending(app, &sub, &last);
+    if (r == AW_OK && !need_baseline && last >= pub_seq) r = s->pending->del_stale(s, c->actor, c->subid, last, c->started_ms);
     if (r == AW_OK) r = s->subs->set_state(s, c->actor, c->subid, last, -1, need_baseline ? 1 : 0);
     r = txn_end(app, r);
     if (r == AW_OK && have && last > 0) send_ack(app, &sub, last);
@@ -394,6 +396,7 @@ void aw_subscriber_sync(aw_app *app, const char *actor, const char *subid, aw_sy
         snprintf(c->subid, sizeof c->subid, "%s", subid);
         c->done = done;
         c->ud = ud;
+        c->started_ms = aw_time_ms();
         r = peer_call(app, actor, sub.peerid, "GET", path, NULL, on_sync_diffs, c);
     }
     aw_sub_rec_free(&sub);

@@ -9,7 +9,7 @@
 const char *aw_supported_tags(const aw_app *app)
 {
     (void)app;
-    return "listproperties,nestedproperties,permissionquery,trust,trustpermissions";
+    return "listproperties,nestedproperties,permissionquery,subscriptions,trust,trustpermissions";
 }
 
 static void text(aw_req *req, const char *s)

@@ -244,10 +244,6 @@ static void get_collection(aw_req *req)
 
 /* ------------------------------------------------------------------ DELETE /properties */
 
-typedef struct name_vec_ctx {
-    list_name_vec v;
-} name_vec_ctx;
-
 static int collect_prop(const char *name, const char *value, bool is_json, void *ud)
 {
     (void)value;

@@ -169,11 +169,26 @@ static bool load_sub(aw_req *req, const char *peer, const char *subid, aw_sub_re
     return true;
 }
 
+static void on_ended(const aw_sub_outcome *o, void *ud)
+{
+    aw_req *req = ud;
+    if (o->status == AW_OK || o->status == AW_ENOTFOUND) aw_req_reply_empty(req, 204);
+    else aw_req_reply_status(req, o->status, "subscription");
+}
+
 static void one_sub(aw_req *req, const char *peer, const char *subid)
 {
     aw_store *s = req->app->store;
     if (!strcmp(req->method, "DELETE")) {
         if (!authorize_peer_path(req, peer, true)) return;
+        if (req->who.kind != AW_WHO_PEER && !aw_req_query(req, "peer")) {
+            /* The owner ends it: the peer is told (§9.8; Ref tells the peer on a creator DELETE). */
+            int r = aw_sub_end_start(req->app, req->actor.id, peer, subid, on_ended, req);
+            if (r == AW_ENOTRUST) aw_req_reply_empty(req, 204);
+            else if (r != AW_OK && r != AW_ENOTFOUND) aw_req_reply_status(req, r, "subscription");
+            else if (r == AW_ENOTFOUND) aw_req_reply_empty(req, 204);
+            return;
+        }
         aw_sub_rec rec;
         int r = s->subs->get(s, req->actor.id, subid, &rec);
         if (r == AW_OK) {

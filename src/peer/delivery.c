@@ -8,6 +8,7 @@
  * job whose process died becomes leasable again when its lease runs out. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <actingweb/peer.h>
 
@@ -385,6 +386,10 @@ int aw_delivery_start(aw_app *app)
     uv_timer_init(app->loop, &d->flush);
     d->timer.data = d->flush.data = d;
     app->delivery = d;
+    /* Jobs a previous (dead) process had leased become ours at once instead of after the lease. */
+    char prefix[24];
+    snprintf(prefix, sizeof prefix, "%d-", (int)getpid());
+    app->store->outbox->release_others(app->store, prefix);
     schedule_claim(d, 10); /* jobs left over from a previous run */
     return AW_OK;
 }

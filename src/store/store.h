@@ -251,6 +251,9 @@ typedef struct aw_store_outbox_ops {
     /* Earliest due_ms of any job, or ENOTFOUND. */
     int (*next_due)(aw_store *s, int64_t *due_ms);
     int (*count)(aw_store *s, int64_t *n);
+    /* Release leases held by owners whose name does not start with `keep_prefix` (a restarted process
+     * takes over the jobs its dead predecessor had leased). */
+    int (*release_others)(aw_store *s, const char *keep_prefix);
 } aw_store_outbox_ops;
 
 /* Subscriber-side queue of out-of-order callbacks. */
@@ -261,6 +264,9 @@ typedef struct aw_store_pending_ops {
     int (*each)(aw_store *s, const char *actor, const char *subid, aw_pending_each_fn fn, void *ud);
     int (*del_upto)(aw_store *s, const char *actor, const char *subid, int64_t upto); /* upto < 0: all */
     int (*count)(aw_store *s, const char *actor, const char *subid, int64_t *n, int64_t *oldest_ms);
+    /* Drop queued entries above `above` received before `before_ms` (they cannot be real: the publisher
+     * reported a lower sequence after they arrived). */
+    int (*del_stale)(aw_store *s, const char *actor, const char *subid, int64_t above, int64_t before_ms);
 } aw_store_pending_ops;
 
 /* ---------------------------------------------------------------- the store */

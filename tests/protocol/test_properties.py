@@ -149,6 +149,9 @@ class Properties(awtest.DaemonTest):
         # an invalid name anywhere rejects the whole batch
         self.assertJsonError(self.a.req("POST", "/properties", json_body={"ok": 1, "bad#name": 2}), 400)
         self.assertJsonError(self.a.req("POST", "/properties", json_body={"ok": 1, "list:x": 2}), 400)
+        self.assertJsonError(self.a.req("POST", "/properties", json_body={"ok": 1, "n" * 256: 2}), 400)
+        self.assertJsonError(self.a.req("POST", "/properties", json_body={"ok": 1, "": 2}), 400)
+        self.assertJsonError(self.a.req("POST", "/properties", json_body={"ok": 1, "l": {"items": 5}}), 400)
         self.assertEqual(self.snapshot(), before)
 
     def test_post_form(self):
@@ -282,6 +285,12 @@ class Properties(awtest.DaemonTest):
         self.assertJsonError(self.a.req("GET", "/properties/private/k", bearer=friend), 403)
         self.assertJsonError(self.a.req("DELETE", "/properties/city", bearer=friend), 403)  # no delete op
         self.assertEqual(self.snapshot(), {"city": "Bergen", "public": {"x": 1}, "fz": 1})
+
+    def test_trustee_refused(self):
+        t = self.d.create_actor("trustee", "t" * 20, trustee_root="http://127.0.0.1:1/x")
+        self.assertJsonError(t.req("GET", "/properties", bearer="t" * 20), 403)
+        self.assertJsonError(t.req("PUT", "/properties/x", body=b"1", headers=JSON, bearer="t" * 20), 403)
+        self.assertEqual(t.req("GET", "/properties").json(), {})
 
     # §6.6 / §9.6: every write registers a change (checked through polling subscriptions' stored diffs) --
     def add_sub(self, peer_secret, subtarget="", resource=""):

@@ -202,6 +202,23 @@ static void test_rebalance_when_no_gap(void **state)
     aw_list_meta_free(&m);
 }
 
+typedef struct each_names {
+    int n;
+    char names[4][8];
+} each_names;
+
+static int each_cb(const char *name, const aw_list_meta *m, void *ud)
+{
+    each_names *e = ud;
+    assert_non_null(m);
+    if (!strcmp(name, "b")) {
+        assert_string_equal(m->description, "B");
+        assert_int_equal(m->count, 1);
+    }
+    snprintf(e->names[e->n++], 8, "%s", name);
+    return 0;
+}
+
 static void test_clear_delete_each_txn(void **state)
 {
     fx *f = *state;
@@ -222,14 +239,8 @@ static void test_clear_delete_each_txn(void **state)
     assert_int_equal(s->lists->exists(s, A, "b"), AW_OK);
     assert_int_equal(s->lists->clear(s, A, "zz"), AW_ENOTFOUND);
     assert_int_equal(s->lists->insert_at(s, A, "b", 0, "5", NULL), AW_OK);
-    int seen = 0;
-    struct {
-        int n;
-        char names[4][8];
-    } each = {0};
-    (void)seen;
-    int cb(const char *name, const aw_list_meta *m, void *ud);
-    assert_int_equal(s->lists->each(s, A, cb, &each), AW_OK);
+    each_names each = {0};
+    assert_int_equal(s->lists->each(s, A, each_cb, &each), AW_OK);
     assert_int_equal(each.n, 2);
     assert_string_equal(each.names[0], "a");
     assert_string_equal(each.names[1], "b");
@@ -242,21 +253,6 @@ static void test_clear_delete_each_txn(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
-}
-
-int cb(const char *name, const aw_list_meta *m, void *ud)
-{
-    struct {
-        int n;
-        char names[4][8];
-    } *e = ud;
-    assert_non_null(m);
-    if (!strcmp(name, "b")) {
-        assert_string_equal(m->description, "B");
-        assert_int_equal(m->count, 1);
-    }
-    snprintf(e->names[e->n++], 8, "%s", name);
-    return 0;
 }
 
 int main(void)

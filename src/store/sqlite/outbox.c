@@ -140,7 +140,18 @@ static int outbox_count(aw_store *s, int64_t *n)
     return r;
 }
 
+static int outbox_release_others(aw_store *s, const char *keep_prefix)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT"
+                                     " NULL AND substr(lease_owner, 1, length(?1)) <> ?1");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, keep_prefix);
+    return aw_sq_exec_stmt(q, st, "outbox release");
+}
+
 const aw_store_outbox_ops aw_sq_outbox_ops = {
+    .release_others = outbox_release_others,
     .add = outbox_add,
     .claim = outbox_claim,
     .done = outbox_done,
@@ -212,7 +223,21 @@ static int pending_count(aw_store *s, const char *actor, const char *subid, int6
     return r;
 }
 
+static int pending_del_stale(aw_store *s, const char *actor, const char *subid, int64_t above, int64_t before_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM pending_callbacks WHERE actor = ?1 AND subid = ?2 AND seq > ?3"
+                                     " AND received_ms < ?4");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, above);
+    sqlite3_bind_int64(st, 4, before_ms);
+    return aw_sq_exec_stmt(q, st, "pending stale");
+}
+
 const aw_store_pending_ops aw_sq_pending_ops = {
+    .del_stale = pending_del_stale,
     .add = pending_add,
     .each = pending_each,
     .del_upto = pending_del_upto,

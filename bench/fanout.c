@@ -1,0 +1,358 @@
+/* fanout: N concurrent peer requests through the PUBLIC async API (aw_peer_meta_get_async), against a
+ * loopback peer (a forked libuv process) that answers every request after 100 ms.
+ *
+ *   fanout N [--runs R] [--addrs K] [--delay MS]
+ *
+ * Each run sends one GET {peer}/meta to N distinct actor URLs http://127.0.0.<k>:PORT/<id> (spread
+ * over K loopback addresses so each listener's accept queue stays short), all at once, and prints
+ *   fanout N=<N> wall_ms=<ms> cpu_ms=<ms> rss_kb=<kb> form=async run=<r> ...
+ * Run 1 opens new connections; later runs reuse the app's connection cache (one CURLM per app).
+ * For N <= 100 it also runs the sync form (N sequential aw_peer_meta_get calls from another thread).
+ * cpu_ms is the client process only (the peer is a separate process). */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <actingweb/actingweb.h>
+
+/* ------------------------------------------------------------------ the slow peer (child) */
+
+typedef struct sconn {
+    uv_tcp_t h;
+    char buf[8192];
+    size_t len;
+    int pending;
+    bool closing;
+} sconn;
+
+typedef struct sresp {
+    sconn *c;
+    uint64_t due;
+    struct sresp *next;
+} sresp;
+
+static uv_loop_t *S_loop;
+static uv_timer_t S_timer;
+static sresp *S_head, *S_tail;
+static unsigned S_delay = 100;
+static const char S_resp[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 59\r\n\r\n"
+                             "{\"id\":\"bench-peer\",\"type\":\"urn:actingweb:bench:peer\",\"a\":1}";
+
+static void s_closed(uv_handle_t *h)
+{
+    sconn *c = h->data;
+    if (c->pending == 0) free(c);
+    else c->closing = true; /* freed when its last queued response is dropped */
+}
+
+static void s_close(sconn *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->h)) uv_close((uv_handle_t *)&c->h, s_closed);
+}
+
+static void s_write_done(uv_write_t *w, int status)
+{
+    free(w);
+}
+
+static void s_timer_cb(uv_timer_t *t);
+
+static void s_arm(void)
+{
+    if (!S_head) return;
+    uint64_t now = uv_now(S_loop);
+    uv_timer_start(&S_timer, s_timer_cb, S_head->due > now ? S_head->due - now : 0, 0);
+}
+
+static void s_timer_cb(uv_timer_t *t)
+{
+    uv_update_time(S_loop);
+    uint64_t now = uv_now(S_loop);
+    while (S_head && S_head->due <= now) {
+        sresp *r = S_head;
+        S_head = r->next;
+        if (!S_head) S_tail = NULL;
+        sconn *c = r->c;
+        c->pending--;
+        if (c->closing) {
+            if (c->pending == 0) free(c);
+        } else if (!uv_is_closing((uv_handle_t *)&c->h)) {
+            uv_buf_t b = uv_buf_init((char *)S_resp, sizeof S_resp - 1);
+            int n = uv_try_write((uv_stream_t *)&c->h, &b, 1);
+            if (n < 0 && n != UV_EAGAIN) s_close(c);
+            else if (n < (int)b.len) {
+                if (n > 0) b = uv_buf_init((char *)S_resp + n, (unsigned)(sizeof S_resp - 1 - (size_t)n));
+                uv_write_t *w = malloc(sizeof *w);
+                uv_write(w, (uv_stream_t *)&c->h, &b, 1, s_write_done);
+            }
+        }
+        free(r);
+    }
+    s_arm();
+}
+
+static void s_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b)
+{
+    sconn *c = h->data;
+    *b = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - c->len));
+}
+
+static void s_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    sconn *c = st->data;
+    if (n < 0) {
+        s_close(c);
+        return;
+    }
+    c->len += (size_t)n;
+    for (;;) {
+        char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+        if (!end) break;
+        size_t used = (size_t)(end + 4 - c->buf);
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
+        sresp *r = malloc(sizeof *r);
+        r->c = c;
+        r->due = uv_now(S_loop) + S_delay;
+        r->next = NULL;
+        c->pending++;
+        bool was_empty = !S_head;
+        if (S_tail) S_tail->next = r;
+        else S_head = r;
+        S_tail = r;
+        if (was_empty) s_arm();
+    }
+    if (c->len == sizeof c->buf) s_close(c);
+}
+
+static void s_conn(uv_stream_t *srv, int status)
+{
+    if (status < 0) return;
+    sconn *c = calloc(1, sizeof *c);
+    uv_tcp_init(S_loop, &c->h);
+    c->h.data = c;
+    if (uv_accept(srv, (uv_stream_t *)&c->h) != 0) {
+        s_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->h, 1);
+    uv_read_start((uv_stream_t *)&c->h, s_alloc, s_read);
+}
+
+/* Child: listen on 127.0.0.1..K at one port; write the port to `fd`, then serve until killed. */
+static void run_peer(int fd, int addrs)
+{
+    S_loop = uv_default_loop();
+    uv_timer_init(S_loop, &S_timer);
+    int port = 0;
+    for (int k = 1; k <= addrs; k++) {
+        uv_tcp_t *l = malloc(sizeof *l);
+        uv_tcp_init(S_loop, l);
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.0.0.%d", k);
+        struct sockaddr_in sa;
+        uv_ip4_addr(ip, port, &sa);
+        if (uv_tcp_bind(l, (struct sockaddr *)&sa, 0) != 0 || uv_listen((uv_stream_t *)l, 65535, s_conn) != 0) {
+            fprintf(stderr, "peer: cannot listen on %s:%d\n", ip, port);
+            _exit(1);
+        }
+        if (!port) {
+            struct sockaddr_in got;
+            int len = sizeof got;
+            uv_tcp_getsockname(l, (struct sockaddr *)&got, &len);
+            port = ntohs(got.sin_port);
+        }
+    }
+    if (write(fd, &port, sizeof port) != sizeof port) _exit(1);
+    close(fd);
+    uv_run(S_loop, UV_RUN_DEFAULT);
+    _exit(0);
+}
+
+/* ------------------------------------------------------------------ the client */
+
+typedef struct run_state {
+    atomic_int done;
+    atomic_int errors;
+    int first_err;
+    char first_msg[256];
+} run_state;
+
+static void on_meta(const aw_result *res, void *ud)
+{
+    run_state *rs = ud;
+    if (aw_result_status(res) != AW_OK) {
+        if (atomic_fetch_add(&rs->errors, 1) == 0) {
+            rs->first_err = aw_result_status(res);
+            snprintf(rs->first_msg, sizeof rs->first_msg, "%s", aw_result_message(res));
+        }
+    }
+    atomic_fetch_add(&rs->done, 1);
+}
+
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 + ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+}
+
+static long rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static char **make_urls(int n, int port, int addrs)
+{
+    char **u = calloc((size_t)n, sizeof *u);
+    for (int i = 0; i < n; i++) {
+        char buf[128];
+        /* distinct actor ids: 32 hex characters */
+        snprintf(buf, sizeof buf, "http://127.0.0.%d:%d/%08x%08x%08x%08x", 1 + i % addrs, port, (unsigned)i,
+                 (unsigned)(i * 2654435761u), 0xabcdef01u, (unsigned)getpid());
+        u[i] = strdup(buf);
+    }
+    return u;
+}
+
+typedef struct sync_job {
+    aw_app *app;
+    char **urls;
+    int n;
+    int errors;
+    atomic_bool done;
+} sync_job;
+
+static void sync_thread(void *p)
+{
+    sync_job *j = p;
+    for (int i = 0; i < j->n; i++) {
+        aw_result *res = NULL;
+        if (aw_peer_meta_get(j->app, j->urls[i], NULL, &res) != AW_OK) j->errors++;
+        aw_result_unref(res);
+    }
+    atomic_store(&j->done, true);
+}
+
+static void tick(uv_timer_t *t) {}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 1000;
+    int runs = 3, addrs = 0, delay = 100;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--addrs")) addrs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--delay")) delay = atoi(argv[i + 1]);
+    }
+    if (n <= 0) {
+        fprintf(stderr, "usage: fanout N [--runs R] [--addrs K] [--delay MS]\n");
+        return 2;
+    }
+    if (!addrs) addrs = n >= 2000 ? 16 : (n >= 200 ? 4 : 1);
+    S_delay = (unsigned)delay;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if ((rlim_t)n * 1 + 64 > rl.rlim_cur) fprintf(stderr, "warning: RLIMIT_NOFILE %lu may be too low for N=%d\n",
+                                                  (unsigned long)rl.rlim_cur, n);
+
+    int pfd[2];
+    if (pipe(pfd) != 0) return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        close(pfd[0]);
+        run_peer(pfd[1], addrs);
+    }
+    close(pfd[1]);
+    int port = 0;
+    if (read(pfd[0], &port, sizeof port) != sizeof port || !port) {
+        fprintf(stderr, "peer did not start\n");
+        return 1;
+    }
+    close(pfd[0]);
+
+    char db[] = "/tmp/aw_fanout_XXXXXX";
+    int dfd = mkstemp(db);
+    if (dfd >= 0) close(dfd);
+    char storage[64];
+    snprintf(storage, sizeof storage, "sqlite:%s", db);
+    aw_config cfg;
+    aw_config_init(&cfg);
+    cfg.base_url = "http://127.0.0.1:1";
+    cfg.storage = storage;
+    cfg.listen_port = 0;
+    cfg.log_level = AW_LOG_WARN;
+    uint32_t per_origin = (uint32_t)((n + addrs - 1) / addrs);
+    cfg.net.max_outbound = (uint32_t)n > 1024 ? (uint32_t)n : 1024;
+    cfg.net.per_origin = per_origin > 64 ? per_origin : 64;
+    cfg.net.deadline_ms = 30000;
+    aw_app *app;
+    if (aw_app_new(&cfg, &app) != AW_OK) return 1;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    if (aw_app_attach(app, &loop) != AW_OK) return 1;
+    printf("# peer: 127.0.0.1..127.0.0.%d port %d, answers after %d ms; client limits: max_outbound=%u "
+           "per_origin=%u (defaults 1024/64), deadline 30 s\n",
+           addrs, port, delay, cfg.net.max_outbound, cfg.net.per_origin);
+    fflush(stdout);
+
+    char **urls = make_urls(n, port, addrs);
+    for (int r = 1; r <= runs; r++) {
+        run_state rs = {0};
+        double c0 = cpu_ms();
+        uint64_t t0 = uv_hrtime();
+        for (int i = 0; i < n; i++) {
+            int st = aw_peer_meta_get_async(app, urls[i], NULL, on_meta, &rs, NULL);
+            if (st != AW_OK) {
+                fprintf(stderr, "start failed: %s\n", aw_err_name(st));
+                return 1;
+            }
+        }
+        while (atomic_load(&rs.done) < n) uv_run(&loop, UV_RUN_ONCE);
+        double wall = (uv_hrtime() - t0) / 1e6;
+        double cpu = cpu_ms() - c0;
+        printf("fanout N=%d wall_ms=%.1f cpu_ms=%.1f rss_kb=%ld form=async run=%d conns=%s errors=%d\n", n, wall,
+               cpu, rss_kb(), r, r == 1 ? "new" : "reused", atomic_load(&rs.errors));
+        if (rs.errors) printf("#   first error: %s: %s\n", aw_err_name(rs.first_err), rs.first_msg);
+        fflush(stdout);
+    }
+    if (n <= 100) {
+        sync_job j = {.app = app, .urls = urls, .n = n};
+        uv_timer_t t;
+        uv_timer_init(&loop, &t);
+        uv_timer_start(&t, tick, 1, 1);
+        double c0 = cpu_ms();
+        uint64_t t0 = uv_hrtime();
+        uv_thread_t th;
+        uv_thread_create(&th, sync_thread, &j);
+        while (!atomic_load(&j.done)) uv_run(&loop, UV_RUN_ONCE);
+        uv_thread_join(&th);
+        double wall = (uv_hrtime() - t0) / 1e6;
+        double cpu = cpu_ms() - c0;
+        printf("fanout N=%d wall_ms=%.1f cpu_ms=%.1f rss_kb=%ld form=sync run=1 conns=reused errors=%d\n", n, wall,
+               cpu, rss_kb(), j.errors);
+        uv_close((uv_handle_t *)&t, NULL);
+    }
+    aw_app_close(app, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    aw_app_free(app);
+    uv_loop_close(&loop);
+    for (int i = 0; i < n; i++) free(urls[i]);
+    free(urls);
+    unlink(db);
+    kill(child, SIGTERM);
+    waitpid(child, NULL, 0);
+    return 0;
+}

@@ -1,0 +1,12 @@
+#!/bin/sh
+# bench/fanout.sh N [more fanout args]: build if needed, then run build/bench/fanout N.
+# Prints `fanout N=<N> wall_ms=<ms> cpu_ms=<ms> rss_kb=<kb> form=... run=...` per run.
+set -e
+cd "$(dirname "$0")/.."
+N=${1:-1000}
+[ $# -gt 0 ] && shift
+if [ ! -x build/bench/fanout ] || [ -n "$(find src bench include -newer build/bench/fanout -name '*.[ch]' 2>/dev/null | head -1)" ]; then
+  cmake --build build --target fanout -j2 >/dev/null
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec build/bench/fanout "$N" "$@"

@@ -1,0 +1,262 @@
+/* The public trust API (actingweb/trust.h): sync forms from a client thread against one app serving two
+ * actors over loopback, async forms from the loop, and the argument/thread rules. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <actingweb/actingweb.h>
+
+typedef struct actor {
+    char id[64], url[160], pass[64];
+} actor;
+
+static aw_app *app;
+static pthread_t loop_thread;
+static char base[64], dir[64];
+
+static uint16_t free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    bind(s, (struct sockaddr *)&a, sizeof a);
+    getsockname(s, (struct sockaddr *)&a, &l);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static void *run(void *arg)
+{
+    aw_app_run(arg);
+    return NULL;
+}
+
+static void quiet(aw_log_level l, const char *m, void *ud) {}
+
+static int setup(void **st)
+{
+    snprintf(dir, sizeof dir, "/tmp/aw-trust-api-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char storage[128];
+    snprintf(storage, sizeof storage, "sqlite:%s/db.sqlite", dir);
+    uint16_t port = free_port();
+    snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
+    aw_config cfg;
+    aw_config_init(&cfg);
+    cfg.base_url = base;
+    cfg.storage = storage;
+    cfg.listen_port = port;
+    cfg.log_cb = quiet;
+    assert_int_equal(aw_app_new(&cfg, &app), AW_OK);
+    assert_int_equal(pthread_create(&loop_thread, NULL, run, app), 0);
+    for (int i = 0; i < 200; i++) { /* wait for the listener */
+        aw_peer_request r = {.method = "GET", .url = base};
+        aw_result *res = NULL;
+        aw_retry_policy once = {1, 0};
+        aw_call_opts o = AW_CALL_OPTS_INIT;
+        o.retry = &once;
+        int st2 = aw_peer_request_sync(app, &r, &o, &res);
+        aw_result_unref(res);
+        if (st2 == AW_OK) return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static int teardown(void **st)
+{
+    aw_app_stop(app);
+    pthread_join(loop_thread, NULL);
+    aw_app_free(app);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void make_actor(actor *a)
+{
+    char url[96];
+    snprintf(url, sizeof url, "%s/", base);
+    json_t *body = json_pack("{s:s}", "creator", "creator");
+    aw_peer_request r = {.method = "POST", .url = url, .json = body};
+    aw_result *res = NULL;
+    assert_int_equal(aw_peer_request_sync(app, &r, NULL, &res), AW_OK);
+    json_t *j = aw_result_json(res);
+    snprintf(a->id, sizeof a->id, "%s", json_string_value(json_object_get(j, "id")));
+    snprintf(a->pass, sizeof a->pass, "%s", json_string_value(json_object_get(j, "passphrase")));
+    snprintf(a->url, sizeof a->url, "%s/%s", base, a->id);
+    aw_result_unref(res);
+    json_decref(body);
+}
+
+/* GET {a}/trust/{rel}/{peer} as a's creator: the HTTP status, and the record in *out when wanted. */
+static int http_record(const actor *a, const char *rel, const char *peer, json_t **out)
+{
+    char url[300];
+    snprintf(url, sizeof url, "%s/trust/%s/%s", a->url, rel, peer);
+    aw_peer_request r = {.method = "GET", .url = url, .basic_user = "creator", .basic_pass = a->pass};
+    aw_result *res = NULL;
+    aw_peer_request_sync(app, &r, NULL, &res);
+    int code = aw_result_http_status(res);
+    if (out) *out = json_incref(aw_result_json(res));
+    aw_result_unref(res);
+    return code;
+}
+
+static void test_sync_lifecycle(void **st)
+{
+    actor a, b;
+    make_actor(&a);
+    make_actor(&b);
+    aw_result *res = NULL;
+    assert_int_equal(aw_trust_create_reciprocal(app, a.id, b.url, "friend", "via C", NULL, &res), AW_OK);
+    json_t *p = aw_result_payload(res);
+    assert_non_null(p);
+    assert_string_equal(json_string_value(json_object_get(p, "peerid")), b.id);
+    assert_true(json_is_true(json_object_get(p, "approved")));
+    assert_true(json_is_false(json_object_get(p, "peer_approved")));
+    assert_int_equal(aw_result_http_status(res), 202);
+    aw_result_unref(res);
+
+    json_t *rb = NULL;
+    assert_int_equal(http_record(&b, "friend", a.id, &rb), 202);
+    assert_true(json_is_true(json_object_get(rb, "verified")));
+    json_decref(rb);
+
+    assert_int_equal(aw_trust_approve(app, b.id, a.id, NULL, NULL, &res), AW_OK);
+    assert_true(json_is_true(json_object_get(aw_result_payload(res), "approved")));
+    assert_int_equal(aw_result_http_status(res), 204); /* the notice reached A */
+    aw_result_unref(res);
+    json_t *ra = NULL;
+    assert_int_equal(http_record(&a, "friend", b.id, &ra), 200);
+    assert_true(json_is_true(json_object_get(ra, "peer_approved")));
+    json_decref(ra);
+
+    /* Un-approving is refused. */
+    json_t *ch = json_pack("{s:b}", "approved", 0);
+    assert_int_equal(aw_trust_approve(app, b.id, a.id, ch, NULL, NULL), AW_EINVAL);
+    json_decref(ch);
+
+    assert_int_equal(aw_trust_delete(app, a.id, b.id, 1, NULL, &res), AW_OK);
+    assert_string_equal(json_string_value(json_object_get(aw_result_payload(res), "peerid")), b.id);
+    aw_result_unref(res);
+    assert_int_equal(http_record(&a, "friend", b.id, NULL), 404);
+    assert_int_equal(http_record(&b, "friend", a.id, NULL), 404);
+    assert_int_equal(aw_trust_delete(app, a.id, b.id, 1, NULL, NULL), AW_ENOTFOUND);
+}
+
+static void test_sync_errors(void **st)
+{
+    actor a;
+    make_actor(&a);
+    aw_result *res = NULL;
+    assert_int_equal(aw_trust_create_reciprocal(app, a.id, "ftp://x/y", NULL, NULL, NULL, &res), AW_EINVAL);
+    aw_result_unref(res);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/%s", free_port(), a.id);
+    assert_int_equal(aw_trust_create_reciprocal(app, a.id, url, NULL, NULL, NULL, NULL), AW_ENET);
+    assert_int_equal(aw_trust_approve(app, a.id, "nobody", NULL, NULL, NULL), AW_ENOTFOUND);
+    assert_int_equal(aw_trust_accept_verified(app, a.id, "friend", NULL, NULL, NULL), AW_EINVAL);
+    json_t *req = json_pack("{s:s,s:s,s:s}", "baseuri", "http://127.0.0.1:1/" "0123456789abcdef0123456789abcdef",
+                            "id", "0123456789abcdef0123456789abcdef", "secret", "s3cr3t-s3cr3t-s3cr3t");
+    assert_int_equal(aw_trust_accept_verified(app, a.id, "friend", req, NULL, &res), AW_OK);
+    assert_true(json_is_false(json_object_get(aw_result_payload(res), "verified")));
+    assert_true(json_is_false(json_object_get(aw_result_payload(res), "approved")));
+    aw_result_unref(res);
+    json_decref(req);
+    assert_int_equal(aw_trust_delete(app, a.id, "0123456789abcdef0123456789abcdef", 0, NULL, NULL), AW_OK);
+}
+
+/* Async forms started on the loop: the callback never runs inside the start call; sync forms refuse;
+ * a cancelled handshake completes with AW_ECANCELED and its records are removed again. */
+typedef struct async_ctx {
+    actor a, b;
+    int in_start;
+    int st_missing, st_cancel, wouldblock;
+    int n_done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} async_ctx;
+
+static void note(async_ctx *c, int *slot, int v)
+{
+    pthread_mutex_lock(&c->mu);
+    *slot = v;
+    c->n_done++;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void missing_done(const aw_result *res, void *ud)
+{
+    async_ctx *c = ud;
+    note(c, &c->st_missing, c->in_start ? 999 : aw_result_status(res));
+}
+
+static void cancel_done(const aw_result *res, void *ud)
+{
+    async_ctx *c = ud;
+    note(c, &c->st_cancel, c->in_start ? 999 : aw_result_status(res));
+}
+
+static void on_loop(const aw_result *res, void *ud)
+{
+    async_ctx *c = ud;
+    c->in_start = 1;
+    int r1 = aw_trust_delete_async(app, c->a.id, "nobody", 1, NULL, missing_done, c, NULL);
+    aw_op *op = NULL;
+    int r2 = aw_trust_create_reciprocal_async(app, c->a.id, c->b.url, "friend", NULL, NULL, cancel_done, c, &op);
+    c->in_start = 0;
+    c->wouldblock = aw_trust_delete(app, c->a.id, "nobody", 0, NULL, NULL);
+    if (r1 != AW_OK) note(c, &c->st_missing, 1000 + r1);
+    if (r2 != AW_OK) note(c, &c->st_cancel, 1000 + r2);
+    if (op) {
+        aw_op_cancel(op);
+        assert_int_equal(aw_op_cancel(op), AW_EALREADY);
+        aw_op_unref(op);
+    }
+}
+
+static void test_async_on_loop(void **st)
+{
+    async_ctx c = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    make_actor(&c.a);
+    make_actor(&c.b);
+    aw_peer_request r = {.method = "GET", .url = base};
+    assert_int_equal(aw_peer_request_async(app, &r, NULL, on_loop, &c, NULL), AW_OK);
+    pthread_mutex_lock(&c.mu);
+    while (c.n_done < 2) pthread_cond_wait(&c.cv, &c.mu);
+    pthread_mutex_unlock(&c.mu);
+    assert_int_equal(c.st_missing, AW_ENOTFOUND);
+    assert_int_equal(c.st_cancel, AW_ECANCELED);
+    assert_int_equal(c.wouldblock, AW_EWOULDBLOCK);
+    /* Compensation: whatever the handshake reached, no record is left on either side. */
+    int left = 1;
+    for (int i = 0; i < 300 && left; i++) {
+        left = http_record(&c.a, "friend", c.b.id, NULL) != 404 || http_record(&c.b, "friend", c.a.id, NULL) != 404;
+        if (left) usleep(10000);
+    }
+    assert_int_equal(left, 0);
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.cv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sync_lifecycle),
+        cmocka_unit_test(test_sync_errors),
+        cmocka_unit_test(test_async_on_loop),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
