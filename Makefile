@@ -44,6 +44,7 @@ bench: build
 	@bench/http.sh
 
 examples: build
+	@cmake --build $(BUILD) --target examples -j $(JOBS)
 
 install: build
 	@cmake --install $(BUILD)

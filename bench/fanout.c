@@ -212,6 +212,17 @@ static long rss_kb(void)
     return ru.ru_maxrss;
 }
 
+static long rss_now_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+        fclose(f);
+    }
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static char **make_urls(int n, int port, int addrs)
 {
     char **u = calloc((size_t)n, sizeof *u);
@@ -323,8 +334,8 @@ int main(int argc, char **argv)
         while (atomic_load(&rs.done) < n) uv_run(&loop, UV_RUN_ONCE);
         double wall = (uv_hrtime() - t0) / 1e6;
         double cpu = cpu_ms() - c0;
-        printf("fanout N=%d wall_ms=%.1f cpu_ms=%.1f rss_kb=%ld form=async run=%d conns=%s errors=%d\n", n, wall,
-               cpu, rss_kb(), r, r == 1 ? "new" : "reused", atomic_load(&rs.errors));
+        printf("fanout N=%d wall_ms=%.1f cpu_ms=%.1f rss_kb=%ld form=async run=%d conns=%s errors=%d rss_now_kb=%ld\n",
+               n, wall, cpu, rss_kb(), r, r == 1 ? "new" : "reused", atomic_load(&rs.errors), rss_now_kb());
         if (rs.errors) printf("#   first error: %s: %s\n", aw_err_name(rs.first_err), rs.first_msg);
         fflush(stdout);
     }

@@ -128,7 +128,7 @@ RSS_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$DPID/status")
 NSHARDS=$(grep -o 'with [0-9]* shard' "$TMP/daemon.log" | awk '{ print $2 }' || true)
 
 echo
-echo "actingwebd $("$AWD_BIN" --version 2>/dev/null | head -1) — wrk -t$THREADS -c$CONNS -d$DURATION --latency," \
+echo "$("$AWD_BIN" --version 2>/dev/null | head -1) — wrk -t$THREADS -c$CONNS -d$DURATION --latency," \
   "shards ${NSHARDS:-?}, $(nproc) cores"
 printf '%-26s %10s %9s %9s %9s %9s\n' case "req/s" p50 p99 non-2xx sock-err
 printf '%s\n' "${ROWS[@]}"

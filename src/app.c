@@ -8,6 +8,7 @@
 
 #include "app_internal.h"
 #include "http/server.h"
+#include "core/hooks.h"
 #include "core/subscriber.h"
 #include "peer/delivery.h"
 #include "peer/engine.h"
@@ -62,6 +63,8 @@ void aw_config_init(aw_config *c)
     c->net.per_origin = 64;
     c->net.max_response = 4u << 20;
     c->log_level = AW_LOG_INFO;
+    c->hook_timeout_ms = 10000;
+    c->action_success_status = 200;
 }
 
 static const char *own(aw_app *app, const char *s)
@@ -299,6 +302,7 @@ void aw_app_free(aw_app *app)
     aw_subscriber_free(app);
     aw_peer_engine_free(app);
     if (app->store) app->store->close(app->store);
+    aw_hooks_free(app);
     aw_post *p = app->post_head;
     while (p) {
         aw_post *n = p->next;

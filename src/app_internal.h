@@ -53,6 +53,7 @@ struct aw_app {
     struct aw_delivery *delivery;     /* publisher outbox workers (peer/delivery.c) */
     struct aw_subscriber *subscriber; /* subscriber gap timers (core/subscriber.c) */
     char shard_id[40];                /* lease owner name for shared storage rows */
+    struct aw_hooks *hooks;           /* hook registry (core/hooks.c); NULL until a hook is registered */
 };
 
 /* True when called on the thread running the app's loop. */

@@ -53,6 +53,8 @@ static const opt_def opts[] = {
     {"peer-timeout-ms", OPT_INT, "0", "per-attempt limit of outbound peer requests in ms (0 = 10000)"},
     {"connect-timeout-ms", OPT_INT, "0", "connect limit of outbound peer requests in ms (0 = 5000)"},
     {"verify-timeout-ms", OPT_INT, "0", "deadline of the trust verification call-back in ms (0 = 5000)"},
+    {"delivery-concurrency", OPT_INT, "0", "subscription callbacks in flight per shard (0 = 64)"},
+    {"callback-cap", OPT_INT, "0", "largest high-granularity callback body in bytes before downgrade to low (0 = 262144)"},
     {"config", OPT_STR, NULL, "JSON file with any of these options as keys (flags and env win)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -275,6 +277,8 @@ int main(int argc, char **argv)
     if (ival("peer-timeout-ms", 0, 3600000)) cfg.net.attempt_ms = (uint32_t)ival("peer-timeout-ms", 0, 3600000);
     if (ival("connect-timeout-ms", 0, 3600000)) cfg.net.connect_ms = (uint32_t)ival("connect-timeout-ms", 0, 3600000);
     if (ival("verify-timeout-ms", 0, 3600000)) cfg.net.verify_ms = (uint32_t)ival("verify-timeout-ms", 0, 3600000);
+    cfg.delivery_max_concurrent = (uint32_t)ival("delivery-concurrency", 0, 1000000);
+    cfg.delivery_cap_bytes = (size_t)ival("callback-cap", 0, 1L << 30);
     cfg.log_level = (aw_log_level)level;
 
     /* Signals are taken by sigwait in this thread only; shards inherit the blocked mask. */

@@ -7,6 +7,7 @@
 #include <actingweb/app.h>
 #include <actingweb/op.h>
 #include <actingweb/peer.h>
+#include <actingweb/subscriptions.h>
 #include <actingweb/trust.h>
 
 #endif

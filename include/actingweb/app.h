@@ -65,6 +65,10 @@ typedef struct aw_config {
     aw_log_fn log_cb;         /* default: stderr */
     void *log_ud;
     aw_log_level log_level;   /* default AW_LOG_INFO */
+
+    /* SDK hooks (issue #5, sdk-api.md §4). Added at the end; 0 = default. */
+    uint32_t hook_timeout_ms;     /* an async hook must reply within this; default 10000 (else 504) */
+    int action_success_status;    /* HTTP status of a successful POST/PUT /actions/{name}; default 200 (Ref) */
 } aw_config;
 
 /* Fill `cfg` with the defaults above. Never fails. */

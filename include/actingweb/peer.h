@@ -32,7 +32,10 @@ typedef struct aw_peer_request {
 } aw_peer_request;
 
 /* Send one request. The result carries http_status, the body (parsed as JSON when it is JSON) and
- * Location. Status AW_OK for 2xx; AW_EPEER for another status (kept in the result); AW_ENET,
+ * Location. Every request carries a new X-Request-ID (kept across the retries of one call) and, when
+ * opts->parent_request_id is set, X-Parent-Request-ID. Authorization values are never logged.
+ * Limits (aw_config.net): connect_ms per connect, attempt_ms per attempt, max_response body cap,
+ * max_outbound / per_origin gates with FIFO waits that count against the deadline. Status AW_OK for 2xx; AW_EPEER for another status (kept in the result); AW_ENET,
  * AW_ETIMEDOUT, AW_ECANCELED, AW_EPROTO (body over the cap), AW_EBUSY (Retry-After beyond deadline). */
 int aw_peer_request_async(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts,
                           aw_done_cb cb, void *ud, aw_op **op_out);

@@ -19,7 +19,10 @@
  * whether the peer acted, aw_result_message() a human text. Sync forms return the same status and give
  * a result reference in *out (may be NULL when the caller does not want it) to free with
  * aw_result_unref(). Cancelling (aw_op_cancel) completes with AW_ECANCELED at once; a handshake that
- * was cancelled while the peer was being asked has its local record removed again when the peer answers. */
+ * was cancelled while the peer was being asked has its local record removed again when the peer answers.
+ * Options: opts->deadline_ms bounds the whole operation (completion with AW_ETIMEDOUT, compensated like a
+ * cancel); each peer request keeps the configured per-attempt limits; the other fields are not used yet.
+ * The verification call-back of aw_trust_accept_verified always uses net.verify_ms. */
 #ifndef ACTINGWEB_TRUST_H
 #define ACTINGWEB_TRUST_H
 

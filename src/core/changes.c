@@ -107,8 +107,12 @@ int aw_changes_register(aw_app *app, const char *actor_id, const char *target, c
                         const char *resource, json_t *blob)
 {
     reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0};
+    /* A suspended target registers nothing; its subscribers get a resync on resume. */
+    int r = app->store->subs->is_suspended(app->store, actor_id, target, subtarget ? subtarget : "");
+    if (r == AW_OK) return AW_OK;
+    if (r != AW_ENOTFOUND) return r;
     aw_sub_filter f = {.target = target, .callback = 0};
-    int r = app->store->subs->each(app->store, actor_id, &f, register_one, &c);
+    r = app->store->subs->each(app->store, actor_id, &f, register_one, &c);
     if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
     return r;
 }

@@ -1,21 +1,20 @@
 /* Trust relationships (protocol.md §7): initiate, accept, modify/approve, delete. Every step that needs
  * a peer runs through the peer engine on the loop; nothing here blocks. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/perms.h"
 #include "core/trust.h"
 #include "util/json.h"
 #include "util/rand.h"
 #include "util/str.h"
 #include "util/time.h"
 
-typedef enum { OP_INITIATE, OP_ACCEPT, OP_MODIFY, OP_DELETE } op_kind;
-
 typedef struct top {
     aw_app *app;
-    op_kind kind;
     char actor_id[64];
     char *actor_url;
     char *url;             /* initiate: the peer root */
@@ -24,7 +23,6 @@ typedef struct top {
     char *peer_verify;     /* accept: the requester's `verify` */
     aw_trust_rec rec;      /* the working record */
     bool have_rec;
-    bool notify;
     aw_trust_outcome out;
     char msg[256];
     aw_trust_done cb;
@@ -42,13 +40,12 @@ static void top_free(top *op)
     free(op);
 }
 
-static top *top_new(aw_app *app, op_kind kind, const char *actor_id, aw_trust_done cb, void *ud)
+static top *top_new(aw_app *app, const char *actor_id, aw_trust_done cb, void *ud)
 {
     if (!actor_id || strlen(actor_id) >= 64 || !cb) return NULL;
     top *op = calloc(1, sizeof *op);
     if (!op) return NULL;
     op->app = app;
-    op->kind = kind;
     snprintf(op->actor_id, sizeof op->actor_id, "%s", actor_id);
     op->actor_url = aw_app_actor_url(app, actor_id);
     op->cb = cb;
@@ -129,9 +126,25 @@ static void finish(top *op, int status)
     if (aw_app_post(op->app, deliver, op) != AW_OK) deliver(op->app, op); /* shutting down: we are on the loop */
 }
 
-static void set_msg(top *op, const char *fmt, const char *arg)
+static void set_msg(top *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_msg(top *op, const char *fmt, ...)
 {
-    snprintf(op->msg, sizeof op->msg, fmt, arg ? arg : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(op->msg, sizeof op->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* AW_ECONFLICT when `secret` belongs to a trust of the actor with another peer than `peerid`. */
+static int secret_taken(aw_app *app, const char *actor_id, const char *secret, const char *peerid)
+{
+    aw_trust_rec other;
+    int r = app->store->trusts->get_by_secret(app->store, actor_id, secret, &other);
+    if (r == AW_ENOTFOUND) return AW_OK;
+    if (r != AW_OK) return r;
+    bool clash = strcmp(other.peerid, peerid) != 0;
+    aw_trust_rec_free(&other);
+    return clash ? AW_ECONFLICT : AW_OK;
 }
 
 /* A fresh 40-hex secret not used by any other trust of the actor. */
@@ -194,9 +207,11 @@ static void initiate_posted(const aw_result *res, void *ud)
                     int r = s->trusts->upsert(s, &cur);
                     if (r != AW_OK) AW_WARN(&op->app->log, "trust %s/%s: cannot save peer approval: %s",
                                             op->actor_id, op->rec.peerid, aw_strerror(r));
+                    aw_trust_rec_free(&op->rec);
+                    op->rec = cur;
+                } else {
+                    aw_trust_rec_free(&cur); /* replaced by a newer handshake: report ours */
                 }
-                aw_trust_rec_free(&op->rec);
-                op->rec = cur;
             }
             op->rec.peer_approved = true;
         }
@@ -206,7 +221,7 @@ static void initiate_posted(const aw_result *res, void *ud)
     AW_WARN(&op->app->log, "trust %s -> %s: peer refused the request (%s, HTTP %d)", op->actor_id, op->url,
             aw_strerror(st), code);
     initiate_undo(op);
-    if (st == AW_OK) st = AW_EPEER; /* a 2xx other than 201/202 cannot happen here, but be safe */
+    if (st == AW_OK) st = AW_EPEER; /* cannot happen (AW_OK means 2xx), kept as a guard */
     set_msg(op, "Unable to create trust relationship: %s", aw_strerror(st));
     finish(op, st);
 }
@@ -227,12 +242,12 @@ static void initiate_meta(const aw_result *res, void *ud)
     if (!meta) meta = aw_result_json(res);
     const char *pid = aw_json_str(meta, "id"), *ptype = aw_json_str(meta, "type");
     if (!pid || !*pid || !ptype || !*ptype) {
-        set_msg(op, "Unable to create trust relationship: peer /meta lacks id or type%s", NULL);
+        set_msg(op, "Unable to create trust relationship: peer /meta lacks id or type");
         finish(op, AW_EPROTO);
         return;
     }
     if (!strcmp(pid, op->actor_id) || strlen(pid) >= 64) {
-        set_msg(op, "Unable to create trust relationship: invalid peer id%s", NULL);
+        set_msg(op, "Unable to create trust relationship: invalid peer id");
         finish(op, AW_EINVAL);
         return;
     }
@@ -257,8 +272,10 @@ static void initiate_meta(const aw_result *res, void *ud)
     t->verified = true;
     t->verification_token = strdup(verify);
     t->created_at = strdup(now);
+    const char *tags = aw_json_str(meta, "aw_supported"); /* the peer's option tags, when it says */
+    if (tags) t->peer_supported = strdup(tags);
     if (!t->actor || !t->peerid || !t->baseuri || !t->type || !t->relationship || !t->secret || !t->desc ||
-        !t->verification_token || !t->created_at) {
+        !t->verification_token || !t->created_at || (tags && !t->peer_supported)) {
         finish(op, AW_ENOMEM);
         return;
     }
@@ -294,7 +311,7 @@ int aw_trust_initiate_start(aw_app *app, const char *actor_id, const char *url, 
     if (!url || !*url || aw_peer_url_validate(app, url) != AW_OK) return AW_EINVAL;
     if (!rel || !*rel) rel = app->cfg.default_relationship ? app->cfg.default_relationship : "associate";
     if (strchr(rel, '/') || strchr(rel, '?') || strchr(rel, '#') || strlen(rel) > 64) return AW_EINVAL;
-    top *op = top_new(app, OP_INITIATE, actor_id, cb, ud);
+    top *op = top_new(app, actor_id, cb, ud);
     if (!op) return AW_ENOMEM;
     op->url = strdup(url);
     op->rel = strdup(rel);
@@ -317,17 +334,9 @@ static void accept_store(top *op, bool verified)
     aw_store *s = app->store;
     aw_trust_rec *t = &op->rec;
     /* The secret check again: another request may have taken it while we verified. */
-    aw_trust_rec other;
-    int r = s->trusts->get_by_secret(s, op->actor_id, t->secret, &other);
-    if (r == AW_OK) {
-        bool clash = strcmp(other.peerid, t->peerid) != 0;
-        aw_trust_rec_free(&other);
-        if (clash) {
-            set_msg(op, "the secret belongs to another trust%s", NULL);
-            finish(op, AW_ECONFLICT);
-            return;
-        }
-    } else if (r != AW_ENOTFOUND) {
+    int r = secret_taken(app, op->actor_id, t->secret, t->peerid);
+    if (r != AW_OK) {
+        if (r == AW_ECONFLICT) set_msg(op, "the secret belongs to another trust");
         finish(op, r);
         return;
     }
@@ -366,7 +375,7 @@ int aw_trust_accept_start(aw_app *app, const char *actor_id, const char *rel, js
     if (aw_peer_url_validate(app, baseuri) != AW_OK) return AW_EINVAL;
     const char *secret = aw_json_str(body, "secret");
     const char *verify = aw_json_str(body, "verify");
-    top *op = top_new(app, OP_ACCEPT, actor_id, cb, ud);
+    top *op = top_new(app, actor_id, cb, ud);
     if (!op) return AW_ENOMEM;
     char gen[41], vtok[41], now[32];
     bool have_secret = secret && *secret;
@@ -393,25 +402,16 @@ int aw_trust_accept_start(aw_app *app, const char *actor_id, const char *rel, js
     t->verified = false;
     t->verification_token = strdup(vtok);
     t->created_at = strdup(now);
-    op->rel = strdup(rel);
     op->peer_verify = verify ? strdup(verify) : NULL;
     if (!t->actor || !t->peerid || !t->baseuri || !t->type || !t->relationship || !t->secret || !t->desc ||
-        !t->verification_token || !t->created_at || !op->rel || (verify && !op->peer_verify)) {
+        !t->verification_token || !t->created_at || (verify && !op->peer_verify)) {
         top_free(op);
         return AW_ENOMEM;
     }
     /* A secret another peer's trust already uses is refused before any network work. */
-    aw_trust_rec other;
-    r = app->store->trusts->get_by_secret(app->store, actor_id, t->secret, &other);
-    if (r == AW_OK) {
-        bool clash = strcmp(other.peerid, pid) != 0;
-        aw_trust_rec_free(&other);
-        if (clash) {
-            set_msg(op, "the secret belongs to another trust%s", NULL);
-            finish(op, AW_ECONFLICT);
-            return AW_OK;
-        }
-    } else if (r != AW_ENOTFOUND) {
+    r = secret_taken(app, actor_id, t->secret, pid);
+    if (r != AW_OK) {
+        if (r == AW_ECONFLICT) set_msg(op, "the secret belongs to another trust");
         finish(op, r);
         return AW_OK;
     }
@@ -420,7 +420,7 @@ int aw_trust_accept_start(aw_app *app, const char *actor_id, const char *rel, js
         accept_store(op, false);
         return AW_OK;
     }
-    char *url = trust_url(baseuri, rel, actor_id); 
+    char *url = trust_url(baseuri, rel, actor_id);
     aw_retry_policy once = {1, 0};
     aw_call_opts co = AW_CALL_OPTS_INIT;
     co.deadline_ms = app->cfg.net.verify_ms ? app->cfg.net.verify_ms : 5000;
@@ -492,11 +492,20 @@ int aw_trust_modify_start(aw_app *app, const char *actor_id, const char *rel, co
                                                                        !json_is_null(perms)))
         return AW_EINVAL;
     if (bu && aw_peer_url_validate(app, json_string_value(bu)) != AW_OK) return AW_EINVAL;
-    top *op = top_new(app, OP_MODIFY, actor_id, cb, ud);
-    if (!op) return AW_ENOMEM;
+    json_t *perm_upd = NULL;
+    if (perms && !json_is_null(perms)) {
+        const char *why = NULL;
+        if (!(perm_upd = aw_perms_normalize_update(perms, &why))) return AW_EINVAL;
+    }
+    top *op = top_new(app, actor_id, cb, ud);
+    if (!op) {
+        json_decref(perm_upd);
+        return AW_ENOMEM;
+    }
     aw_store *s = app->store;
     int r = load_rec(app, actor_id, rel, peerid, &op->rec);
     if (r != AW_OK) {
+        json_decref(perm_upd);
         finish(op, r);
         return AW_OK;
     }
@@ -511,11 +520,12 @@ int aw_trust_modify_start(aw_app *app, const char *actor_id, const char *rel, co
             r = s->trusts->perm_del(s, actor_id, peerid);
             if (r == AW_ENOTFOUND) r = AW_OK;
         } else {
-            char *txt = aw_json_dump(perms);
-            r = txt ? s->trusts->perm_set(s, actor_id, peerid, txt) : AW_ENOMEM;
-            free(txt);
+            /* The same override semantics as PUT .../permissions (§7.11, §8.1). */
+            bool created;
+            r = aw_perms_override_apply(app, actor_id, peerid, NULL, perm_upd, "creator", &created);
         }
     }
+    json_decref(perm_upd);
     if (r != AW_OK) {
         finish(op, r);
         return AW_OK;
@@ -533,7 +543,6 @@ int aw_trust_modify_start(aw_app *app, const char *actor_id, const char *rel, co
     pr.bearer = op->rec.secret;
     pr.json = body;
     pr.idempotency = AW_IDEMP_SAFE;
-    op->out.notified = true;
     r = (url && body) ? aw_peer_request_async(app, &pr, NULL, modify_notified, op, NULL) : AW_ENOMEM;
     free(url);
     json_decref(body);
@@ -576,7 +585,7 @@ int aw_trust_delete_start(aw_app *app, const char *actor_id, const char *rel, co
                           bool notify_peer, aw_trust_done cb, void *ud)
 {
     if (!peerid || !*peerid) return AW_EINVAL;
-    top *op = top_new(app, OP_DELETE, actor_id, cb, ud);
+    top *op = top_new(app, actor_id, cb, ud);
     if (!op) return AW_ENOMEM;
     int r = load_rec(app, actor_id, rel, peerid, &op->rec);
     if (r != AW_OK) {
@@ -594,7 +603,6 @@ int aw_trust_delete_start(aw_app *app, const char *actor_id, const char *rel, co
     pr.method = "DELETE";
     pr.url = url;
     pr.bearer = op->rec.secret;
-    op->out.notified = true;
     r = url ? aw_peer_request_async(app, &pr, NULL, delete_notified, op, NULL) : AW_ENOMEM;
     free(url);
     if (r != AW_OK) {

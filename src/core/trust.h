@@ -21,7 +21,6 @@ typedef struct aw_trust_outcome {
     aw_remote_state remote;  /* whether the peer acted on the last request sent */
     int peer_status;         /* approve/delete: status of the peer notice (AW_OK, or why it failed;
                               * AW_OK also when no notice was needed). Not a failure of the operation. */
-    bool notified;           /* approve/delete: a notice was sent to the peer */
     json_t *record;          /* borrowed: the record (§7.1 fields) after the operation; NULL when none */
     const char *message;     /* human text, never NULL */
 } aw_trust_outcome;

@@ -1,6 +1,7 @@
 /* The public trust API (include/actingweb/trust.h) over core/trust.c: each async form wraps one core
  * operation in a custom aw_op (cancellable, counted by the engine so shutdown completes it), and each
  * sync form is aw_sync_call() over the async start. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,8 @@ typedef struct api_call {
     void *ud;
     aw_op *op;           /* valid until completed or cancelled */
     bool canceled;
+    uint32_t deadline_ms;/* whole operation; 0 = none beyond each request's own limits */
+    aw_tnode deadline;   /* armed while the op runs */
 } api_call;
 
 static void call_free(api_call *c)
@@ -39,6 +42,7 @@ static void ignore_outcome(const aw_trust_outcome *o, void *ud) {}
 static void core_done(const aw_trust_outcome *o, void *ud)
 {
     api_call *c = ud;
+    aw_peer_timer_stop(aw_peer_eng(c->app), &c->deadline);
     if (c->canceled) {
         /* Compensation: the caller gave up on a handshake that went through after all. */
         if (c->kind == K_CREATE && o->status == AW_OK && o->record)
@@ -59,12 +63,25 @@ static void core_done(const aw_trust_outcome *o, void *ud)
     aw_op_custom_complete(op, r, false); /* we are on a later loop turn already */
 }
 
-static void on_cancel(aw_op *op, int status, void *cud)
+/* Give up on the operation: the caller hears `status` now; the core operation runs to its end and
+ * core_done compensates then. */
+static void abandon(api_call *c, int status, bool defer)
 {
-    api_call *c = cud;
+    aw_op *op = c->op;
+    aw_peer_timer_stop(aw_peer_eng(c->app), &c->deadline);
     c->canceled = true;
     c->op = NULL;
-    aw_op_custom_complete(op, aw_result_new(status), true);
+    aw_result *r = aw_result_new(status);
+    if (r) aw_result_setmsg(r, "trust operation: %s", aw_strerror(status));
+    aw_op_custom_complete(op, r, defer);
+}
+
+static void on_cancel(aw_op *op, int status, void *cud) { abandon(cud, status, true); }
+
+static void on_deadline(aw_tnode *n)
+{
+    api_call *c = (api_call *)((char *)n - offsetof(api_call, deadline));
+    if (c->op) abandon(c, AW_ETIMEDOUT, false); /* a timer callback: not inside a start call */
 }
 
 static int start_core(api_call *c)
@@ -96,6 +113,10 @@ static int launch_here(api_call *c, aw_op **op_out)
         call_free(c);
         aw_op_custom_complete(op, aw_result_new(r), false);
         return r;
+    }
+    if (c->deadline_ms) {
+        c->deadline.fire = on_deadline;
+        aw_peer_timer_start(aw_peer_eng(c->app), &c->deadline, c->deadline_ms);
     }
     if (op_out) {
         atomic_fetch_add(&op->refs, 1);
@@ -133,7 +154,8 @@ static int launch(api_call *c, aw_op **op_out)
     return r;
 }
 
-static api_call *call_new(aw_app *app, api_kind kind, const char *actor_id, aw_done_cb cb, void *ud)
+static api_call *call_new(aw_app *app, api_kind kind, const char *actor_id, const aw_call_opts *opts,
+                          aw_done_cb cb, void *ud)
 {
     if (!app) return NULL;
     api_call *c = calloc(1, sizeof *c);
@@ -143,6 +165,7 @@ static api_call *call_new(aw_app *app, api_kind kind, const char *actor_id, aw_d
     c->actor_id = actor_id ? strdup(actor_id) : NULL;
     c->cb = cb;
     c->ud = ud;
+    c->deadline_ms = opts ? opts->deadline_ms : 0;
     return c;
 }
 
@@ -157,7 +180,7 @@ int aw_trust_create_reciprocal_async(aw_app *app, const char *actor_id, const ch
                                      aw_done_cb cb, void *ud, aw_op **op_out)
 {
     if (!peer_url) return AW_EINVAL;
-    api_call *c = call_new(app, K_CREATE, actor_id, cb, ud);
+    api_call *c = call_new(app, K_CREATE, actor_id, opts, cb, ud);
     if (c && !(dup_ok(peer_url, &c->s1) && dup_ok(relationship, &c->s2) && dup_ok(desc, &c->s3))) {
         call_free(c);
         return AW_ENOMEM;
@@ -170,7 +193,7 @@ int aw_trust_accept_verified_async(aw_app *app, const char *actor_id, const char
                                    aw_op **op_out)
 {
     if (!relationship || !json_is_object(request)) return AW_EINVAL;
-    api_call *c = call_new(app, K_ACCEPT, actor_id, cb, ud);
+    api_call *c = call_new(app, K_ACCEPT, actor_id, opts, cb, ud);
     if (c && !dup_ok(relationship, &c->s1)) {
         call_free(c);
         return AW_ENOMEM;
@@ -183,7 +206,7 @@ int aw_trust_approve_async(aw_app *app, const char *actor_id, const char *peerid
                            const aw_call_opts *opts, aw_done_cb cb, void *ud, aw_op **op_out)
 {
     if (!peerid || (changes && !json_is_object(changes))) return AW_EINVAL;
-    api_call *c = call_new(app, K_APPROVE, actor_id, cb, ud);
+    api_call *c = call_new(app, K_APPROVE, actor_id, opts, cb, ud);
     if (c && !dup_ok(peerid, &c->s1)) {
         call_free(c);
         return AW_ENOMEM;
@@ -199,7 +222,7 @@ int aw_trust_delete_async(aw_app *app, const char *actor_id, const char *peerid,
                           const aw_call_opts *opts, aw_done_cb cb, void *ud, aw_op **op_out)
 {
     if (!peerid) return AW_EINVAL;
-    api_call *c = call_new(app, K_DELETE, actor_id, cb, ud);
+    api_call *c = call_new(app, K_DELETE, actor_id, opts, cb, ud);
     if (c && !dup_ok(peerid, &c->s1)) {
         call_free(c);
         return AW_ENOMEM;

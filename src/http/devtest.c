@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <actingweb/subscriptions.h>
+
 #include "http/endpoints.h"
 #include "util/json.h"
 #include "util/time.h"
@@ -157,6 +159,33 @@ static void attributes(aw_req *req, bool plural)
     }
 }
 
+/* POST /devtest/subscriptions/suspend|resume {"target": ..., "subtarget": ...} (clarifications #4). */
+static void suspension(aw_req *req, const char *verb)
+{
+    if (strcmp(req->method, "POST") != 0 || (strcmp(verb, "suspend") != 0 && strcmp(verb, "resume") != 0)) {
+        aw_req_reply_error(req, 404, "not found");
+        return;
+    }
+    if (req->who.kind != AW_WHO_CREATOR) {
+        aw_req_reply_error(req, 403, "creator only");
+        return;
+    }
+    json_t *body;
+    if (!aw_req_body_json(req, &body)) return;
+    const char *target = aw_json_str(body, "target"), *subtarget = aw_json_str(body, "subtarget");
+    if (!target || !*target) {
+        json_decref(body);
+        aw_req_reply_error(req, 400, "target is required");
+        return;
+    }
+    size_t queued = 0;
+    int r = !strcmp(verb, "suspend") ? aw_sub_suspend(req->app, req->actor.id, target, subtarget)
+                                     : aw_sub_resume(req->app, req->actor.id, target, subtarget, &queued);
+    json_decref(body);
+    if (r != AW_OK) aw_req_reply_status(req, r, "suspension");
+    else aw_req_reply_json(req, 200, json_pack("{s:s,s:I}", "result", verb, "queued", (json_int_t)queued));
+}
+
 void aw_ep_devtest(aw_req *req)
 {
     if (!req->app->cfg.devtest) {
@@ -173,6 +202,8 @@ void aw_ep_devtest(aw_req *req)
         attributes(req, false);
     } else if (!strcmp(what, "attributes")) {
         attributes(req, true);
+    } else if (!strcmp(what, "subscriptions") && req->nseg == 4) {
+        suspension(req, req->segs[3]);
     } else if (!strcmp(what, "proxy")) {
         aw_ep_devtest_proxy(req);
     } else {

@@ -2,6 +2,7 @@
  * calls proxied to it over that trust. The twin is created through our own factory with creator
  * "trustee", reached by a §7.5 handshake, and approved on its side with Basic trustee:<passphrase>.
  * Its id, URL and passphrase live in the attribute _devtest/twin. Every step is a peer call on the loop. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,7 +269,13 @@ void aw_ep_devtest_proxy(aw_req *req)
     }
     if (props) {
         aw_buf p = AW_BUF_INIT;
-        for (size_t i = 3; i < req->nseg; i++) aw_buf_printf(&p, "/%s", req->segs[i]);
+        for (size_t i = 3; i < req->nseg; i++) {
+            aw_buf_puts(&p, "/");
+            for (const unsigned char *c = (const unsigned char *)req->segs[i]; *c; c++) {
+                if (isalnum(*c) || strchr("-._~", *c)) aw_buf_append(&p, c, 1);
+                else aw_buf_printf(&p, "%%%02X", *c); /* segments arrive decoded: encode again */
+            }
+        }
         x->path = aw_buf_take(&p);
         if (!x->path) {
             aw_req_reply_status(req, AW_ENOMEM, "proxy");

@@ -531,10 +531,10 @@ static void put_simple(aw_req *req, const char *name)
             else if (r == AW_ENOTFOUND) r = AW_OK;
         } else {
             r = s->props->set(s, ACTOR(req), name, txt ? txt : req->body.data, is_json);
-            if (r == AW_OK) {
-                json_incref(val);
-                r = aw_props_changed(req, name, NULL, val);
-            }
+            /* Subscribers see the value as a collection read shows it (raw text that is JSON, parsed). */
+            if (r == AW_OK)
+                r = aw_props_changed(req, name, NULL,
+                                     is_json ? json_incref(val) : aw_props_value_json(req->body.data, false));
         }
     }
     json_decref(val);

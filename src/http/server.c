@@ -49,12 +49,20 @@ static void kick(aw_server *s)
     if (!uv_is_active((uv_handle_t *)&s->kick)) uv_timer_start(&s->kick, on_timer, 0, 0);
 }
 
+static void on_drained(uv_timer_t *t)
+{
+    aw_server *s = t->data;
+    s->drained(s->app);
+}
+
+/* Runs inside MHD_run (completed_cb): the drained step stops the MHD daemon, so it must run on a later
+ * loop turn, never inside MHD_run. */
 static void check_drained(aw_server *s)
 {
     if (s->quiescing && s->in_flight == 0 && !s->drained_called) {
         s->drained_called = true;
         uv_timer_stop(&s->grace);
-        s->drained(s->app);
+        uv_timer_start(&s->grace, on_drained, 0, 0);
     }
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/perms.h"
 #include "core/trust.h"
 #include "http/endpoints.h"
 #include "util/json.h"
@@ -214,19 +215,14 @@ static void get_record(aw_req *req, const char *rel, const char *peer)
     if (self) json_object_set_new(o, "verificationToken", json_string(t.verification_token ? t.verification_token : ""));
     const char *pq = aw_req_query(req, "permissions");
     if (pq && !strcasecmp(pq, "true")) {
-        char *pj = NULL;
-        aw_store *s = req->app->store;
-        int r = s->trusts->perm_get(s, req->actor.id, peer, &pj);
         json_t *pv = NULL;
-        if (r == AW_OK) pv = json_loads(pj, 0, NULL);
-        else if (r != AW_ENOTFOUND) {
-            free(pj);
+        int r = aw_perms_override_get(req->app, req->actor.id, peer, &pv);
+        if (r != AW_OK && r != AW_ENOTFOUND) {
             json_decref(o);
             aw_trust_rec_free(&t);
             aw_req_reply_status(req, r, "permissions");
             return;
         }
-        free(pj);
         json_object_set_new(o, "permissions", pv ? pv : json_null());
     }
     int code = t.approved ? 200 : 202;

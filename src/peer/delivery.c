@@ -187,7 +187,7 @@ static json_t *build_body(aw_delivery *d, const aw_outbox_job *j, const aw_sub_r
         return NULL; /* acknowledged (cleared) already, or gone */
     }
     json_object_set_new(b, "timestamp", json_string(ts));
-    bool low = !strcmp(sub->granularity, "low");
+    bool low = !strcmp(sub->granularity, "low") || !strcmp(j->kind, "diff_low");
     if (!low && strlen(blob) + 512 > d->cap_bytes) {
         low = true;
         *downgraded = true;
@@ -324,6 +324,84 @@ void aw_delivery_kick(aw_app *app)
 {
     aw_delivery *d = app->delivery;
     if (d && !d->closing && aw_app_on_loop_thread(app)) schedule_claim(d, 0);
+}
+
+/* ------------------------------------------------------------------ direct send (no outbox) */
+
+typedef struct now_ctx {
+    aw_done_cb cb;
+    void *ud;
+} now_ctx;
+
+static void on_sent_now(const aw_result *res, void *ud)
+{
+    now_ctx *c = ud;
+    c->cb(res, c->ud);
+    free(c);
+}
+
+typedef struct newest {
+    int64_t seq;
+} newest;
+
+static int find_newest(int64_t seq, const char *ts, const char *blob, void *ud)
+{
+    ((newest *)ud)->seq = seq;
+    return AW_OK;
+}
+
+int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int64_t seq, aw_done_cb cb, void *ud)
+{
+    aw_store *s = app->store;
+    aw_sub_rec sub;
+    int r = s->subs->get(s, actor, subid, &sub);
+    if (r != AW_OK) return r;
+    if (sub.callback) {
+        aw_sub_rec_free(&sub);
+        return AW_ENOTFOUND;
+    }
+    if (seq <= 0) {
+        newest n = {0};
+        r = s->subs->diff_each(s, actor, subid, 0, find_newest, &n);
+        seq = n.seq;
+        if (r == AW_OK && seq == 0) r = AW_ENOTFOUND;
+    }
+    aw_trust_rec t;
+    if (r == AW_OK) {
+        r = s->trusts->get(s, actor, sub.peerid, &t);
+        if (r == AW_ENOTFOUND) r = AW_ENOTRUST;
+    }
+    if (r != AW_OK) {
+        aw_sub_rec_free(&sub);
+        return r;
+    }
+    aw_outbox_job j = {.actor = (char *)actor, .subid = (char *)subid, .peerid = sub.peerid, .seq = seq, .kind = "diff"};
+    char *actor_url = aw_app_actor_url(app, actor);
+    bool downgraded = false;
+    size_t orig = 0;
+    aw_delivery tmp = {.app = app, .cap_bytes = app->delivery ? app->delivery->cap_bytes : 256u << 10};
+    json_t *body = actor_url ? build_body(&tmp, &j, &sub, actor_url, &downgraded, &orig) : NULL;
+    free(actor_url);
+    aw_buf u = AW_BUF_INIT;
+    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t.baseuri, actor, subid);
+    char *url = aw_buf_take(&u);
+    now_ctx *c = calloc(1, sizeof *c);
+    if (!body) r = AW_ENOTFOUND;
+    else if (!url || !c) r = AW_ENOMEM;
+    else {
+        c->cb = cb;
+        c->ud = ud;
+        aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .json = body,
+                              .idempotency = AW_IDEMP_SAFE};
+        r = aw_peer_request_async(app, &pr, NULL, on_sent_now, c, NULL);
+        if (r == AW_OK) c = NULL;
+    }
+    free(c);
+    free(url);
+    json_decref(body);
+    aw_sub_rec_free(&sub);
+    aw_trust_rec_free(&t);
+    return r;
 }
 
 /* ------------------------------------------------------------------ circuit breaker */

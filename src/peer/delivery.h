@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include <actingweb/op.h>
+
 #include "app_internal.h"
 
 /* New jobs were committed (or will be when the current handler's transaction commits): look at the
@@ -15,6 +17,10 @@ int aw_delivery_start(aw_app *app);
 /* Stop sending; close the handles (counted in app->closing_handles). Jobs stay durable. */
 void aw_delivery_shutdown(aw_app *app);
 void aw_delivery_free(aw_app *app);
+/* Send stored diff `seq` (0 = newest) of publisher record (actor, subid) now, outside the outbox.
+ * cb gets the subscriber's answer. Returns a start status (no callback unless AW_OK). */
+int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int64_t seq, aw_done_cb cb, void *ud);
+
 /* Counters since start (callbacks acknowledged 2xx, jobs given up). */
 void aw_delivery_stats(const aw_app *app, int64_t *delivered, int64_t *failed);
 

@@ -10,6 +10,14 @@
 #include "peer/internal.h"
 #include "util/rand.h"
 
+/* libcurl 7.88's curl_multi_remove_handle() scans the whole connection cache (close_connect_only),
+ * which makes a fan-out of N transfers O(N^2) once N connections are cached (10,000 removals took
+ * ~0.9 s here). The single CURLM keeps driving every transfer and owns the DNS cache; the connection
+ * cache and TLS sessions live in AW_PEER_NSHARES curl_share objects chosen by origin, so each origin
+ * always reuses its own connections and each removal scans only its partition. Loop thread only,
+ * so the shares need no locks. */
+#define AW_PEER_NSHARES 32
+
 typedef struct aw_sock {
     uv_poll_t poll;
     aw_peer_engine *eng;
@@ -50,6 +58,8 @@ struct aw_peer_engine {
     /* easy handle pool */
     CURL **pool;
     size_t pool_n, pool_cap;
+    /* connection caches, partitioned by origin (see aw_peer_share_for) */
+    CURLSH *shares[AW_PEER_NSHARES];
     /* request ids */
     char rid_prefix[17];
     uint64_t rid_ctr;
@@ -280,12 +290,24 @@ static void op_abort(aw_op *op, int status, bool defer)
 int aw_op_cancel(aw_op *op)
 {
     if (!op) return AW_EINVAL;
-    if (op->state == OPS_DONE) return AW_EALREADY;
+    if (op->state == OPS_DONE || op->cancel_pending) return AW_EALREADY;
+    if (!op->eng) { /* started from another thread; its start has not reached the loop yet */
+        op->cancel_pending = true;
+        return AW_OK;
+    }
     op_abort(op, AW_ECANCELED, true);
     return AW_OK;
 }
 
 /* ---------------- curl glue ---------------- */
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
 
 static void check_multi_info(aw_peer_engine *eng)
 {
@@ -393,6 +415,11 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key)
+{
+    return eng->shares[hash_str(origin_key) % AW_PEER_NSHARES];
+}
+
 CURL *aw_peer_easy_get(aw_peer_engine *eng)
 {
     if (eng->pool_n) return eng->pool[--eng->pool_n];
@@ -411,13 +438,6 @@ void aw_peer_easy_put(aw_peer_engine *eng, CURL *e)
 }
 
 /* ---------------- gates ---------------- */
-
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
 {
@@ -579,10 +599,21 @@ int aw_peer_engine_start(aw_app *app)
     eng->armed_due = UINT64_MAX;
     eng->otab_n = 64;
     eng->otab = calloc(eng->otab_n, sizeof *eng->otab);
-    eng->pool_cap = eng->net.max_outbound < 4096 ? eng->net.max_outbound : 4096;
+    eng->pool_cap = eng->net.max_outbound < 256 ? eng->net.max_outbound : 256; /* each idle easy keeps ~20 KB of buffers */
     eng->pool = calloc(eng->pool_cap, sizeof *eng->pool);
     eng->multi = curl_multi_init();
-    if (!eng->otab || !eng->pool || !eng->multi) {
+    bool shares_ok = true;
+    for (int i = 0; i < AW_PEER_NSHARES; i++) {
+        eng->shares[i] = curl_share_init();
+        if (!eng->shares[i]) shares_ok = false;
+        else {
+            curl_share_setopt(eng->shares[i], CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+            curl_share_setopt(eng->shares[i], CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        }
+    }
+    if (!eng->otab || !eng->pool || !eng->multi || !shares_ok) {
+        for (int i = 0; i < AW_PEER_NSHARES; i++)
+            if (eng->shares[i]) curl_share_cleanup(eng->shares[i]);
         if (eng->multi) curl_multi_cleanup(eng->multi);
         free(eng->otab);
         free(eng->pool);
@@ -638,6 +669,11 @@ void aw_peer_engine_shutdown(aw_app *app)
     eng->pool_n = 0;
     curl_multi_cleanup(eng->multi);
     eng->multi = NULL;
+    /* idle connections live in the shares: closing them needs no socket callback (not polled) */
+    for (int i = 0; i < AW_PEER_NSHARES; i++) {
+        curl_share_cleanup(eng->shares[i]);
+        eng->shares[i] = NULL;
+    }
     while (eng->socks) sock_close(eng, eng->socks);
     eng->closed = true;
     uv_timer_stop(&eng->curl_timer);
@@ -651,8 +687,10 @@ void aw_peer_engine_free(aw_app *app)
 {
     aw_peer_engine *eng = app->peer;
     if (!eng) return;
-    if (eng->multi) curl_multi_cleanup(eng->multi);
     for (size_t i = 0; i < eng->pool_n; i++) curl_easy_cleanup(eng->pool[i]);
+    if (eng->multi) curl_multi_cleanup(eng->multi);
+    for (int i = 0; i < AW_PEER_NSHARES; i++)
+        if (eng->shares[i]) curl_share_cleanup(eng->shares[i]);
     for (size_t i = 0; i < eng->otab_n; i++) {
         aw_origin *o = eng->otab[i];
         while (o) {

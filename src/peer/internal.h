@@ -76,6 +76,7 @@ struct aw_op {
     aw_op_kind kind;
     aw_op_state state;
     bool delivered;           /* callback ran */
+    bool cancel_pending;      /* cancelled before its posted start ran on the loop */
     aw_done_cb cb;
     void *ud;
     aw_result *res;           /* final result (set when state == OPS_DONE) */
@@ -151,6 +152,7 @@ void aw_gate_release(aw_op *op);  /* release slots held / leave queues, pump wai
 /* Curl multi (engine.c). */
 CURLM *aw_peer_multi(aw_peer_engine *eng);
 CURL *aw_peer_easy_get(aw_peer_engine *eng);
+CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key); /* connection-cache partition */
 void aw_peer_easy_put(aw_peer_engine *eng, CURL *e);
 void aw_peer_next_request_id(aw_peer_engine *eng, char out[40]);
 const aw_net_config *aw_peer_net(aw_peer_engine *eng);

@@ -161,10 +161,11 @@ static void start_on_loop(aw_op *op)
 static void posted_start(aw_app *app, void *ud)
 {
     aw_op *op = ud;
-    if (!aw_peer_eng_accepting(app)) {
+    if (!aw_peer_eng_accepting(app) || op->cancel_pending) {
+        int st = op->cancel_pending ? AW_ECANCELED : AW_ESHUTDOWN;
         aw_op_register(aw_peer_eng(app), op);
-        aw_result *r = aw_result_new(AW_ESHUTDOWN);
-        aw_result_setmsg(r, "%s %s: application is shutting down", op->method, op->url);
+        aw_result *r = aw_result_new(st);
+        aw_result_setmsg(r, "%s %s: %s", op->method, op->url, aw_strerror(st));
         aw_op_finish(op, r, false); /* a posted closure, not the start call */
         return;
     }
@@ -304,6 +305,7 @@ void aw_req_launch_or_queue(aw_op *op)
     op->errbuf[0] = 0;
     curl_easy_setopt(e, CURLOPT_URL, op->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
+    curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op->origin_key));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -316,6 +318,7 @@ void aw_req_launch_or_queue(aw_op *op)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(net->attempt_ms < remain ? net->attempt_ms : remain));
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)net->max_response);
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 90L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L); /* per transfer; peer answers are small */
     if (net->deny_private_peers) {
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_sock);
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
@@ -455,6 +458,11 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
         st = AW_ENET;
         snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
         break;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT && aw_peer_now(eng) + 1 >= op->deadline) {
+        st = AW_ETIMEDOUT; /* the attempt was cut by the operation's deadline */
+        transient = false;
+        snprintf(why, sizeof why, "deadline passed");
     }
     if (!answered && !never_left) op->maybe_sent = true;
     AW_DEBUG(&op->app->log, "peer: %s %s attempt %u -> %s (%s)", op->method, op->url, op->attempts,

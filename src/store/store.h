@@ -220,6 +220,11 @@ typedef struct aw_store_sub_ops {
     /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
      * resync pending, or queued callbacks older than stale_ms (a gap). fn gets (actor, subid) records. */
     int (*each_attention)(aw_store *s, int64_t stale_ms, aw_sub_each_fn fn, void *ud);
+    /* Suspension of diff registration for (target, subtarget); subtarget "" = the whole target. */
+    int (*suspend)(aw_store *s, const char *actor, const char *target, const char *subtarget);
+    int (*unsuspend)(aw_store *s, const char *actor, const char *target, const char *subtarget); /* ENOTFOUND */
+    /* AW_OK when (target, "") or (target, subtarget) is suspended, AW_ENOTFOUND when not. */
+    int (*is_suspended)(aw_store *s, const char *actor, const char *target, const char *subtarget);
 } aw_store_sub_ops;
 
 /* Durable delivery jobs (publisher side). Claimed rows are leased so several shards can share them. */

@@ -374,7 +374,9 @@ class Connections(BadInputBase):
 
     def test_disconnect_mid_body(self):
         n = count(self.d, "actors")
-        for path, body in (("/", b'{"creator": "half'), (self.a.path + "/devtest/attribute/half", b'{"k": "v"')):
+        for path, body in (("/", b'{"creator": "half'), (self.a.path + "/devtest/attribute/half", b'{"k": "v"'),
+                           (self.a.path + "/properties/half", b'{"k": "v"'),
+                           (self.a.path + "/properties", b'{"half": "v"')):
             hdr = ("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: application/json\r\n"
                    "Content-Length: 1000\r\n\r\n" % (path, awtest.basic(*self.a.auth))).encode()
             raw(self.d.port, hdr + body, read=False)
@@ -387,6 +389,7 @@ class Connections(BadInputBase):
         time.sleep(0.2)
         self.assertEqual(count(self.d, "actors"), n)
         self.assertStatus(self.a.req("GET", "/devtest/attributes/half"), 404)
+        self.assertStatus(self.a.req("GET", "/properties/half"), 404)
 
     def test_disconnect_before_response(self):
         # A complete request whose client goes away before reading the answer.

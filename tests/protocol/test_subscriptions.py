@@ -230,7 +230,7 @@ class Subscriptions(unittest.TestCase):
         # real changes 1..3 at the publisher (delivered), then a fake callback with seq 10: a gap the
         # subscriber resolves on its own via pull sync / baseline within the gap timeout (5 s).
         b.req("PUT", "/properties/g", body="1")
-        wait_for(lambda: remote(a, b).get("g") == "1")
+        wait_for(lambda: remote(a, b).get("g") == 1)
         r = a.req("POST", path, bearer=secret,
                   json_body={"id": b.id, "subscriptionid": subid, "target": "properties", "sequence": 10,
                              "data": {"phantom": 1}})
@@ -238,7 +238,7 @@ class Subscriptions(unittest.TestCase):
         b.req("PUT", "/properties/h", body="2")
         # no further callbacks needed: the timer syncs with the publisher (sequence 2) and drops the
         # queued entry only once it is covered.
-        ok = wait_for(lambda: remote(a, b).get("h") == "2", timeout=15)
+        ok = wait_for(lambda: remote(a, b).get("h") == 2, timeout=15)
         self.assertTrue(ok, remote(a, b))
 
 

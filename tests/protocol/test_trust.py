@@ -182,6 +182,16 @@ class TrustTwoDaemons(unittest.TestCase):
         self.assertIn("permissions", r.json())
         self.assertIsNone(r.json()["permissions"])
         self.assertNotIn("permissions", rec(a, b).json())
+        # PUT with a permissions object creates the override (§7.11); a malformed one is a 400.
+        perms = {"properties": {"patterns": ["public/*"], "operations": ["read"]}}
+        self.assertEqual(a.req("PUT", "/trust/friend/" + b.id, json_body={"permissions": perms}).status, 204)
+        p = a.req("GET", "/trust/friend/%s?permissions=true" % b.id).json()["permissions"]
+        self.assertEqual(p["properties"]["patterns"], ["public/*"])
+        self.assertIn("updated_at", p)
+        r = a.req("PUT", "/trust/friend/" + b.id, json_body={"permissions": {"properties": 7}})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(a.req("PUT", "/trust/friend/" + b.id, json_body={"permissions": None}).status, 204)
+        self.assertIsNone(a.req("GET", "/trust/friend/%s?permissions=true" % b.id).json()["permissions"])
 
     def test_statuses(self):
         a, b = self.pair()

@@ -616,6 +616,70 @@ static void test_url_validate(void **state)
     ta_close(&ta);
 }
 
+
+/* ---- async start from another thread: the callback runs on the loop thread ---- */
+
+typedef struct xt {
+    test_app *ta;
+    call c;
+    aw_op *op;
+    int start_rc;
+    uv_thread_t cb_thread;
+    atomic_bool started;
+} xt;
+
+static void xt_done(const aw_result *res, void *ud)
+{
+    xt *x = ud;
+    x->cb_thread = uv_thread_self();
+    on_done(res, &x->c);
+}
+
+static void xt_thread(void *p)
+{
+    xt *x = p;
+    char url[128];
+    snprintf(url, sizeof url, "%s/ok/thread", FX.base);
+    aw_peer_request req = {.method = "GET", .url = url};
+    x->start_rc = aw_peer_request_async(x->ta->app, &req, NULL, xt_done, x, &x->op);
+    atomic_store(&x->started, true);
+}
+
+static void test_start_other_thread(void **state)
+{
+    test_app ta;
+    ta_open(&ta, NULL);
+    xt x;
+    memset(&x, 0, sizeof x);
+    x.ta = &ta;
+    uv_thread_t th;
+    uv_thread_create(&th, xt_thread, &x);
+    uv_thread_join(&th); /* the loop is not running: the start is posted */
+    assert_int_equal(x.start_rc, AW_OK);
+    assert_non_null(x.op);
+    assert_true(ta_run_until(&ta, &x.c.done, 3000));
+    assert_int_equal(x.c.status, AW_OK);
+    uv_thread_t self = uv_thread_self();
+    assert_true(uv_thread_equal(&self, &x.cb_thread));
+    assert_int_equal(aw_op_cancel(x.op), AW_EALREADY);
+    aw_op_unref(x.op);
+    call_clear(&x.c);
+    /* cancelled on the loop before the posted start ran */
+    memset(&x, 0, sizeof x);
+    x.ta = &ta;
+    uv_thread_create(&th, xt_thread, &x);
+    uv_thread_join(&th);
+    assert_int_equal(aw_op_cancel(x.op), AW_OK);
+    assert_int_equal(aw_op_cancel(x.op), AW_EALREADY);
+    assert_true(ta_run_until(&ta, &x.c.done, 3000));
+    ta_run_ms(&ta, 20);
+    assert_int_equal(x.c.status, AW_ECANCELED);
+    assert_int_equal(atomic_load(&x.c.calls), 1);
+    aw_op_unref(x.op);
+    call_clear(&x.c);
+    ta_close(&ta);
+}
+
 /* ---- shutdown ---- */
 
 static void test_shutdown(void **state)
@@ -673,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_sync_forms),
         cmocka_unit_test(test_meta),
         cmocka_unit_test(test_url_validate),
+        cmocka_unit_test(test_start_other_thread),
         cmocka_unit_test(test_shutdown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,6 +178,33 @@ static void test_sync_errors(void **st)
     assert_int_equal(aw_trust_delete(app, a.id, "0123456789abcdef0123456789abcdef", 0, NULL, NULL), AW_OK);
 }
 
+/* opts->deadline_ms bounds the whole operation, here against a listener that never answers. */
+static void test_deadline(void **st)
+{
+    actor a;
+    make_actor(&a);
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof sa;
+    assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(ls, 16), 0);
+    getsockname(ls, (struct sockaddr *)&sa, &l);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/0123456789abcdef0123456789abcdef", ntohs(sa.sin_port));
+    aw_call_opts o = AW_CALL_OPTS_INIT;
+    o.deadline_ms = 300;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    aw_result *res = NULL;
+    assert_int_equal(aw_trust_create_reciprocal(app, a.id, url, "friend", NULL, &o, &res), AW_ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(ms < 2000);
+    assert_null(aw_result_payload(res));
+    aw_result_unref(res);
+    close(ls);
+}
+
 /* Async forms started on the loop: the callback never runs inside the start call; sync forms refuse;
  * a cancelled handshake completes with AW_ECANCELED and its records are removed again. */
 typedef struct async_ctx {
@@ -257,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_sync_lifecycle),
         cmocka_unit_test(test_sync_errors),
         cmocka_unit_test(test_async_on_loop),
+        cmocka_unit_test(test_deadline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

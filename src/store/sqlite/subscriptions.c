@@ -292,7 +292,52 @@ static int sub_each_attention(aw_store *s, int64_t stale_ms, aw_sub_each_fn fn, 
     return r;
 }
 
+static int sub_suspend(aw_store *s, const char *actor, const char *target, const char *subtarget)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "INSERT INTO suspensions(actor, target, subtarget) VALUES(?1, ?2, ?3)"
+                                     " ON CONFLICT DO NOTHING");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, target);
+    aw_sq_bind_text(st, 3, subtarget ? subtarget : "");
+    return aw_sq_exec_stmt(q, st, "suspend");
+}
+
+static int sub_unsuspend(aw_store *s, const char *actor, const char *target, const char *subtarget)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM suspensions WHERE actor = ?1 AND target = ?2 AND subtarget = ?3");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, target);
+    aw_sq_bind_text(st, 3, subtarget ? subtarget : "");
+    int r = aw_sq_exec_stmt(q, st, "unsuspend");
+    if (r == AW_OK && sqlite3_changes(q->db) == 0) return AW_ENOTFOUND;
+    return r;
+}
+
+static int sub_is_suspended(aw_store *s, const char *actor, const char *target, const char *subtarget)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT 1 FROM suspensions WHERE actor = ?1 AND target = ?2 AND"
+                                     " (subtarget = '' OR subtarget = ?3) LIMIT 1");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, target);
+    aw_sq_bind_text(st, 3, subtarget ? subtarget : "");
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) r = AW_OK;
+    else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "is suspended");
+    sqlite3_reset(st);
+    return r;
+}
+
 const aw_store_sub_ops aw_sq_sub_ops = {
+    .suspend = sub_suspend,
+    .unsuspend = sub_unsuspend,
+    .is_suspended = sub_is_suspended,
     .each_attention = sub_each_attention,
     .create = sub_create,
     .get = sub_get,

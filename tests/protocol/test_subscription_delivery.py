@@ -1,0 +1,326 @@
+"""Subscription delivery between real daemons and against a fake subscriber (protocol.md §9.9-9.10,
+sdk-api.md §5-6, issue #4): restarts, outages, ordering, 429/503, low granularity, size downgrade, fan-out."""
+import http.server
+import json
+import os
+import secrets
+import signal
+import sqlite3
+import threading
+import time
+import unittest
+import urllib.request
+
+import awtest
+from test_subscriptions import befriend, remote, mirror, wait_for
+
+
+def props(b):
+    r = b.req("GET", "/properties")
+    assert r.status in (200, 404), r
+    return r.json() if r.status == 200 else {}
+
+
+def count_rows(d, sql, *args):
+    """Read-only query on a daemon's SQLite file."""
+    c = sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "actingweb.db"), uri=True, timeout=10)
+    try:
+        return c.execute(sql, args).fetchone()[0]
+    finally:
+        c.close()
+
+
+def subscribe(a, b, granularity="high"):
+    r = a.req("POST", "/subscriptions", json_body={"peerid": b.id, "target": "properties",
+                                                   "granularity": granularity})
+    assert r.status == 204, r
+    return r.header("location").rsplit("/", 1)[1]
+
+
+class FakePeer:
+    """A peer actor served by a Python http.server: it holds a trust with a publisher actor and records
+    every subscription callback. `plan` is a list of (status, headers) answers used one by one for
+    callbacks; when it is empty the answer is 204."""
+
+    def __init__(self):
+        self.id = secrets.token_hex(16)
+        self.secret = secrets.token_hex(20)
+        self.calls = []   # (time, seq, headers(lower), body)
+        self.plan = []
+        self.lock = threading.Lock()
+        peer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _answer(self, status, headers=None, body=b""):
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(body)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                if "/callbacks/subscriptions/" not in self.path:
+                    return self._answer(204)
+                body = json.loads(raw.decode() or "{}")
+                with peer.lock:
+                    status, hdrs = peer.plan.pop(0) if peer.plan else (204, {})
+                    peer.calls.append((time.time(), body.get("sequence"),
+                                       {k.lower(): v for k, v in self.headers.items()}, body, status))
+                self._answer(status, hdrs)
+
+            def do_PUT(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                if n:
+                    self.rfile.read(n)
+                self._answer(204)
+
+            do_DELETE = do_PUT
+
+            def do_GET(self):
+                self._answer(404)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d/%s" % (self.port, self.id)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def trust_with(self, b):
+        """Trust request toward publisher actor b (the publisher must auto-accept 'friend')."""
+        r = b.daemon.req("POST", b.path + "/trust/friend",
+                         json_body={"baseuri": self.url, "id": self.id, "secret": self.secret,
+                                    "type": "urn:test:fake", "desc": "fake subscriber"})
+        assert r.status == 201, r
+
+    def subscribe(self, b, granularity="high"):
+        r = b.req("POST", "/subscriptions/%s" % self.id, bearer=self.secret,
+                  json_body={"id": self.id, "target": "properties", "granularity": granularity})
+        assert r.status == 201, r
+        return r.json()["subscriptionid"]
+
+    def accepted(self):
+        with self.lock:
+            return [c for c in self.calls if c[4] == 204]
+
+    def all_calls(self):
+        with self.lock:
+            return list(self.calls)
+
+
+class Delivery(unittest.TestCase):
+    def setUp(self):
+        self.daemons = []
+        self.fakes = []
+
+    def tearDown(self):
+        for f in self.fakes:
+            f.close()
+        errors = []
+        for d in self.daemons:
+            try:
+                if d.proc:
+                    try:
+                        os.kill(d.proc.pid, signal.SIGCONT)
+                    except OSError:
+                        pass
+                d.stop()
+            except AssertionError as e:
+                errors.append(e)
+            finally:
+                d.cleanup()
+        if errors:
+            raise errors[0]
+
+    def daemon(self, *args):
+        d = awtest.Daemon(*args).start()
+        self.daemons.append(d)
+        return d
+
+    def fake(self):
+        f = FakePeer()
+        self.fakes.append(f)
+        return f
+
+    def pair(self, pub_args=(), sub_args=()):
+        pub = self.daemon(*pub_args)
+        sub = self.daemon(*sub_args)
+        a = sub.create_actor("subscriber", "pw-a")
+        b = pub.create_actor("publisher", "pw-b")
+        secret = befriend(a, b)
+        return pub, sub, a, b, secret
+
+    def assertConverges(self, a, b, timeout=30):
+        ok = wait_for(lambda: remote(a, b) == props(b), timeout=timeout, step=0.1)
+        self.assertTrue(ok, "subscriber %r != publisher %r" % (remote(a, b), props(b)))
+
+    # ------------------------------------------------------------------ restarts and outages
+
+    def test_publisher_kill9_mid_delivery(self):
+        pub, sub, a, b, _ = self.pair(pub_args=("--peer-timeout-ms", "800"))
+        b.req("PUT", "/properties/before", body="zero")
+        subid = subscribe(a, b)
+        self.assertEqual(remote(a, b), {"before": "zero"})
+        # The subscriber stops answering: callbacks stay pending (in flight or waiting for a retry).
+        os.kill(sub.proc.pid, signal.SIGSTOP)
+        try:
+            for i in range(6):
+                self.assertEqual(b.req("PUT", "/properties/p%d" % i, body="v%d" % i).status, 204)
+            b.req("PUT", "/properties/before", body="changed")
+            b.req("DELETE", "/properties/p0")
+            time.sleep(0.3)
+            pub.kill9()
+        finally:
+            os.kill(sub.proc.pid, signal.SIGCONT)
+        # the kill really happened mid-delivery: jobs were still in the publisher's outbox
+        self.assertGreater(count_rows(pub, "SELECT COUNT(*) FROM outbox WHERE actor=?", b.id), 0)
+        pub.start()   # same port and data: the outbox survives, leased jobs are taken over
+        self.assertConverges(a, b)
+        self.assertEqual(mirror(a, b)[0]["sequence"], 8)
+        # everything acknowledged in the end: the publisher's diffs are cleared
+        self.assertTrue(wait_for(lambda: b.req("GET", "/subscriptions/%s/%s" % (a.id, subid)).json()["data"] == [],
+                                 timeout=10))
+
+    def test_subscriber_down_catches_up(self):
+        pub, sub, a, b, _ = self.pair()
+        subid = subscribe(a, b)
+        sub.stop()
+        for i in range(4):
+            b.req("PUT", "/properties/k%d" % i, body="x%d" % i)
+        b.req("PUT", "/properties/k1", json_body={"nested": [1, 2]})
+        time.sleep(2.5)    # some attempts fail with connection refused
+        sub.start()        # same port and data
+        self.assertConverges(a, b, timeout=40)
+        self.assertEqual(mirror(a, b)[0]["sequence"], 5)
+
+    def test_out_of_order_and_duplicates_with_live_publisher(self):
+        pub, sub, a, b, secret = self.pair()
+        subid = subscribe(a, b)
+        path = "/callbacks/subscriptions/%s/%s" % (b.id, subid)
+        base = {"id": b.id, "subscriptionid": subid, "target": "properties", "granularity": "high"}
+        for seq in (2, 2, 4, 3, 1, 1, 5, 3):
+            r = a.req("POST", path, bearer=secret, json_body=dict(base, sequence=seq, data={"s%d" % seq: seq}))
+            self.assertEqual(r.status, 204, r)
+        self.assertEqual(remote(a, b), {"s1": 1, "s2": 2, "s3": 3, "s4": 4, "s5": 5})
+        self.assertEqual(mirror(a, b)[0]["sequence"], 5)
+        self.assertEqual(count_rows(sub, "SELECT COUNT(*) FROM pending_callbacks WHERE actor=?", a.id), 0)
+
+    # ------------------------------------------------------------------ fake subscriber: 429 / 503
+
+    def test_429_retry_after_then_in_order(self):
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        f.plan = [(429, {"Retry-After": "1"})]
+        f.subscribe(b)
+        t0 = time.time()
+        for i in range(4):
+            self.assertEqual(b.req("PUT", "/properties/q%d" % i, body=str(i)).status, 204)
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 4, timeout=15), f.all_calls())
+        calls = f.all_calls()
+        self.assertEqual(calls[0][1], 1)
+        self.assertEqual(calls[0][4], 429)
+        self.assertEqual([c[1] for c in f.accepted()], [1, 2, 3, 4])
+        # the retry waited for Retry-After (1 s), and nothing overtook the paused job
+        self.assertGreaterEqual(f.accepted()[0][0] - calls[0][0], 0.9)
+        self.assertEqual([c[1] for c in calls], [1, 1, 2, 3, 4])
+        self.assertLess(time.time() - t0, 15)
+
+    def test_503_backoff_then_in_order(self):
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        f.plan = [(503, {}), (503, {})]
+        f.subscribe(b)
+        for i in range(3):
+            b.req("PUT", "/properties/r%d" % i, body=str(i))
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 3, timeout=20), f.all_calls())
+        calls = f.all_calls()
+        self.assertEqual([c[1] for c in calls], [1, 1, 1, 2, 3])
+        # exponential backoff with ±20 % jitter: ~1 s then ~2 s
+        self.assertGreaterEqual(calls[1][0] - calls[0][0], 0.75)
+        self.assertGreaterEqual(calls[2][0] - calls[1][0], 1.5)
+        # success closes the breaker record again
+        self.assertTrue(wait_for(lambda: b.req("GET", "/devtest/attributes/_circuit_breaker_state").status == 404
+                                 or b.req("GET", "/devtest/attributes/_circuit_breaker_state").json() == {},
+                                 timeout=5))
+
+    # ------------------------------------------------------------------ low granularity and downgrade
+
+    def test_low_granularity_fetch_and_ack(self):
+        pub, sub, a, b, _ = self.pair()
+        b.req("PUT", "/properties/base", body="one")
+        subid = subscribe(a, b, granularity="low")
+        self.assertEqual(remote(a, b), {"base": "one"})
+        b.req("PUT", "/properties/lo", json_body={"a": 1})
+        b.req("PUT", "/properties/base", body="two")
+        self.assertConverges(a, b, timeout=15)
+        self.assertEqual(mirror(a, b)[0]["sequence"], 2)
+        self.assertTrue(wait_for(lambda: b.req("GET", "/subscriptions/%s/%s" % (a.id, subid)).json()["data"] == [],
+                                 timeout=10))
+        rec = b.req("GET", "/subscriptions/%s/%s" % (a.id, subid)).json()
+        self.assertEqual(rec["sequence"], 2)
+
+    def test_oversized_callback_downgraded(self):
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend", "--callback-cap", "1024")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        subid = f.subscribe(b)
+        b.req("PUT", "/properties/small", body="s")
+        big = "x" * 4000
+        b.req("PUT", "/properties/big", body=big)
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 2, timeout=10), f.all_calls())
+        (_, s1, h1, body1, _), (_, s2, h2, body2, _) = f.accepted()[:2]
+        self.assertEqual((s1, s2), (1, 2))
+        self.assertEqual(body1["data"], {"small": "s"})
+        self.assertNotIn("x-actingweb-granularity-downgraded", h1)
+        self.assertEqual(h2.get("x-actingweb-granularity-downgraded"), "true")
+        self.assertGreaterEqual(int(h2.get("x-actingweb-original-size")), 4000)
+        self.assertNotIn("data", body2)
+        self.assertEqual(body2["granularity"], "high")
+        self.assertTrue(body2["url"].endswith("/subscriptions/%s/%s/2" % (f.id, subid)), body2["url"])
+        # the subscriber can fetch the diff with its secret
+        rq = urllib.request.Request(body2["url"], headers={"Authorization": "Bearer " + f.secret})
+        with urllib.request.urlopen(rq, timeout=10) as resp:
+            doc = json.loads(resp.read())
+        self.assertEqual(doc["data"], {"big": big})
+
+    # ------------------------------------------------------------------ three daemons
+
+    def test_one_publisher_two_subscriber_daemons(self):
+        pub = self.daemon()
+        s1, s2 = self.daemon(), self.daemon()
+        b = pub.create_actor("publisher", "pw")
+        subs = []
+        for d in (s1, s2):
+            for _ in range(2):
+                a = d.create_actor("subscriber", "pw")
+                befriend(a, b)
+                subscribe(a, b)
+                subs.append(a)
+        for i in range(5):
+            b.req("PUT", "/properties/t%d" % i, body="v%d" % i)
+        b.req("PUT", "/properties/t0", json_body={"deep": {"x": True}})
+        for a in subs:
+            self.assertConverges(a, b, timeout=15)
+            self.assertEqual(mirror(a, b)[0]["sequence"], 6)
+
+
+if __name__ == "__main__":
+    awtest.main()
