@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 N=${1:-1000}
 [ $# -gt 0 ] && shift
 if [ ! -x build/bench/fanout ] || [ -n "$(find src bench include -newer build/bench/fanout -name '*.[ch]' 2>/dev/null | head -1)" ]; then
+  [ -f build/Makefile ] || make build/Makefile >/dev/null
   cmake --build build --target fanout -j2 >/dev/null
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -51,7 +51,7 @@ void aw_config_init(aw_config *c)
     c->default_relationship = "associate";
     c->listen_host = "127.0.0.1";
     c->max_body = 1u << 20;
-    c->max_header = 16u << 10;
+    c->max_header = 8u << 10;
     c->max_connections = 10000;
     c->max_depth = 64;
     c->gap_timeout_ms = 5000;
@@ -235,7 +235,15 @@ static void shutdown_step(aw_app *app)
     app->closing_handles++;
     app->wakeup.data = app;
     uv_close((uv_handle_t *)&app->wakeup, on_handle_closed);
+    app->closing_handles++;
+    uv_close((uv_handle_t *)&app->housekeeping, on_handle_closed);
     aw_app_handle_closed(app);
+}
+
+static void on_housekeeping(uv_timer_t *t)
+{
+    aw_app *app = t->data;
+    if (app->store && app->store->maintain) app->store->maintain(app->store);
 }
 
 static void on_wakeup(uv_async_t *a)
@@ -252,6 +260,10 @@ int aw_app_attach(aw_app *app, uv_loop_t *loop)
     app->loop_thread = uv_thread_self();
     app->wakeup.data = app;
     if (uv_async_init(loop, &app->wakeup, on_wakeup) != 0) return AW_ENOMEM;
+    uv_timer_init(loop, &app->housekeeping);
+    app->housekeeping.data = app;
+    uv_timer_start(&app->housekeeping, on_housekeeping, 1000, 1000);
+    uv_unref((uv_handle_t *)&app->housekeeping);
     app->attached = true;
     char rnd[9];
     aw_rand_hex(rnd, 4);

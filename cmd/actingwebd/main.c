@@ -43,7 +43,7 @@ static const opt_def opts[] = {
     {"shards", OPT_INT, "0", "event loops (threads) sharing the port; 0 = number of cores"},
     {"log-level", OPT_STR, "info", "error, warn, info or debug"},
     {"max-body", OPT_INT, "1048576", "largest request body in bytes (413 above)"},
-    {"max-header", OPT_INT, "16384", "largest request line + headers in bytes"},
+    {"max-header", OPT_INT, "8192", "largest request line + headers in bytes"},
     {"max-connections", OPT_INT, "10000", "concurrent connections per shard"},
     {"max-depth", OPT_INT, "64", "deepest JSON nesting accepted in request bodies"},
     {"default-relationship", OPT_STR, "associate", "relationship used when none is named"},
@@ -54,6 +54,8 @@ static const opt_def opts[] = {
     {"connect-timeout-ms", OPT_INT, "0", "connect limit of outbound peer requests in ms (0 = 5000)"},
     {"verify-timeout-ms", OPT_INT, "0", "deadline of the trust verification call-back in ms (0 = 5000)"},
     {"delivery-concurrency", OPT_INT, "0", "subscription callbacks in flight per shard (0 = 64)"},
+    {"peer-per-origin", OPT_INT, "0", "outbound peer requests in flight per origin (0 = 64)"},
+    {"peer-max-outbound", OPT_INT, "0", "outbound peer requests in flight in total (0 = 1024)"},
     {"callback-cap", OPT_INT, "0", "largest high-granularity callback body in bytes before downgrade to low (0 = 262144)"},
     {"config", OPT_STR, NULL, "JSON file with any of these options as keys (flags and env win)"},
 };
@@ -277,6 +279,8 @@ int main(int argc, char **argv)
     if (ival("peer-timeout-ms", 0, 3600000)) cfg.net.attempt_ms = (uint32_t)ival("peer-timeout-ms", 0, 3600000);
     if (ival("connect-timeout-ms", 0, 3600000)) cfg.net.connect_ms = (uint32_t)ival("connect-timeout-ms", 0, 3600000);
     if (ival("verify-timeout-ms", 0, 3600000)) cfg.net.verify_ms = (uint32_t)ival("verify-timeout-ms", 0, 3600000);
+    if (ival("peer-per-origin", 0, 1000000)) cfg.net.per_origin = (uint32_t)ival("peer-per-origin", 0, 1000000);
+    if (ival("peer-max-outbound", 0, 1000000)) cfg.net.max_outbound = (uint32_t)ival("peer-max-outbound", 0, 1000000);
     cfg.delivery_max_concurrent = (uint32_t)ival("delivery-concurrency", 0, 1000000);
     cfg.delivery_cap_bytes = (size_t)ival("callback-cap", 0, 1L << 30);
     cfg.log_level = (aw_log_level)level;

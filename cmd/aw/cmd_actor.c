@@ -53,7 +53,7 @@ int cmd_delete(cli *c)
 {
     const char *base = cli_base_url(c);
     if (!base) return EX_USAGE;
-    char *url = cli_url(base, NULL, 0);
+    char *url = cli_root_url(base);
     if (!url) return EX_USAGE;
     int ex = cli_start(c);
     aw_result *res = NULL;

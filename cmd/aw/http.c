@@ -147,6 +147,8 @@ char *cli_url(const char *base, const char *const *segs, size_t nsegs)
 {
     CURLU *u = parse_http_url(base);
     if (!u) return NULL;
+    curl_url_set(u, CURLUPART_QUERY, NULL, 0);
+    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
     char *path = NULL;
     curl_url_get(u, CURLUPART_PATH, &path, 0);
     size_t cap = (path ? strlen(path) : 0) + 2;
@@ -209,15 +211,13 @@ char *cli_root_url(const char *base)
     if (!u) return NULL;
     curl_url_set(u, CURLUPART_QUERY, NULL, 0);
     curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
-    char *path = NULL;
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
     char *out = get_url(u);
-    /* The URL API keeps a root path as "/"; the actor root form has no trailing slash. */
+    /* With query and fragment gone the URL ends with its path; the actor root form has no trailing
+     * slash (the URL API always renders an empty path as "/"). */
     if (out) {
         size_t n = strlen(out);
         while (n > 0 && out[n - 1] == '/') out[--n] = '\0';
     }
-    curl_free(path);
     return out;
 }
 
@@ -257,14 +257,17 @@ int cli_fail(const char *what, int status, const aw_result *res)
         free(m);
         return EX_REFUSED;
     }
+    /* The library's message names the method and URL already. */
     const char *msg = res ? aw_result_message(res) : aw_strerror(status);
     switch (status) {
-    case AW_ENET:
     case AW_ETIMEDOUT:
+        fprintf(stderr, "aw: timed out: %s\n", msg);
+        return EX_NET;
+    case AW_ENET:
     case AW_ECANCELED:
     case AW_ESHUTDOWN:
     case AW_ENOMEM:
-        fprintf(stderr, "aw: %s: %s (%s)\n", what, status == AW_ETIMEDOUT ? "timed out" : "network error", msg);
+        fprintf(stderr, "aw: network error: %s\n", msg);
         return EX_NET;
     case AW_EINVAL:
         fprintf(stderr, "aw: %s: invalid URL or request (%s)\n", what, msg);
@@ -307,10 +310,12 @@ int cli_http(cli *c, const char *method, const char *url, json_t *json, const ch
     opts.deadline_ms = c->timeout_ms;
     aw_result *res = NULL;
     int st = aw_peer_request_sync(c->rt->app, &req, &opts, &res);
-    char what[64];
-    snprintf(what, sizeof what, "%s", method);
     if (st != AW_OK) {
-        int ex = cli_fail(what, st, res);
+        size_t n = strlen(method) + strlen(url) + 2;
+        char *what = malloc(n);
+        if (what) snprintf(what, n, "%s %s", method, url);
+        int ex = cli_fail(what ? what : method, st, res);
+        free(what);
         aw_result_unref(res);
         return ex;
     }
@@ -326,7 +331,7 @@ int cli_meta(cli *c, const char *root, aw_result **out)
     aw_result *res = NULL;
     int st = aw_peer_meta_get(c->rt->app, root, &opts, &res);
     if (st != AW_OK) {
-        int ex = cli_fail("meta", st, res);
+        int ex = cli_fail("GET meta", st, res);
         aw_result_unref(res);
         return ex;
     }

@@ -33,8 +33,8 @@ static const command commands[] = {
     {"get", NULL, cmd_get, 0, 0, 1, "get [NAME[/SUB...]]",
      "Show all properties as a table, or one property (or a nested member NAME/SUB/...)."},
     {"set", NULL, cmd_set, F_TEXT, 2, 2, "set NAME[/SUB...] VALUE [--text]",
-     "Set a property. VALUE is sent as JSON when it parses as JSON (42, true, {\"a\":1}, \"\\\"x\\\"\"),\n"
-     "else as text; --text always sends it as text. Use -- before a VALUE that starts with '-'."},
+     "Set a property. VALUE is sent as JSON when it parses as JSON (42, true, '{\"a\":1}',\n"
+     "'\"x\"' with its quotes), else as text; --text always sends it as text. Use -- before a VALUE that starts with '-'."},
     {"del", NULL, cmd_del, F_ALL, 0, 1, "del NAME[/SUB...] | del --all",
      "Delete one property (or a nested member), or every property with --all."},
     {"trust", "list", cmd_trust_list, F_RELATIONSHIP, 0, 0, "trust list [--relationship R]",

@@ -56,7 +56,8 @@ void out_kv(json_t *obj)
     json_object_foreach(obj, k, v) {
         char *s = out_value(v);
         one_line(s);
-        printf("%s:%*s %s\n", k, (int)(w - strlen(k)), "", s ? s : "");
+        if (s && *s) printf("%s:%*s %s\n", k, (int)(w - strlen(k)), "", s);
+        else printf("%s:\n", k);
         free(s);
     }
 }

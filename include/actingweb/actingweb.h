@@ -9,5 +9,9 @@
 #include <actingweb/peer.h>
 #include <actingweb/subscriptions.h>
 #include <actingweb/trust.h>
+#include <actingweb/actor.h>
+#include <actingweb/properties.h>
+#include <actingweb/attributes.h>
+#include <actingweb/hooks.h>
 
 #endif

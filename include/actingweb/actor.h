@@ -4,7 +4,10 @@
  * when the handle was made. Counts are atomic, so handles may be retained and released on any thread.
  * Every function here is local (storage only) and may be called from any thread, including the loop
  * thread and hooks. When the app runs a loop and the caller is on another thread, the work is handed to
- * the loop and the caller waits for it (storage belongs to the loop thread). */
+ * the loop and the caller waits for it (storage belongs to the loop thread); once that app has been
+ * stopped such calls fail with AW_ESHUTDOWN. An app that never runs a loop (pure SDK use) serves them on
+ * the calling thread: use it from one thread at a time. The same rules hold for properties.h and
+ * attributes.h. */
 #ifndef ACTINGWEB_ACTOR_H
 #define ACTINGWEB_ACTOR_H
 

@@ -51,7 +51,7 @@ typedef struct aw_config {
     uint16_t listen_port;
     int reuse_port;           /* SO_REUSEPORT, so several apps (shards) share one port */
     size_t max_body;          /* bytes; default 1 MiB; larger bodies get 413 */
-    size_t max_header;        /* bytes for the request line + headers; default 16 KiB */
+    size_t max_header;        /* bytes for the request line + headers; default 8 KiB */
     unsigned max_connections; /* default 10000 */
     int max_depth;            /* JSON nesting limit for request bodies; default 64 */
     uint32_t gap_timeout_ms;  /* subscriber gap timeout; default 5000 */

@@ -141,7 +141,7 @@ typedef enum aw_lifecycle_event {
     AW_EV_COUNT
 } aw_lifecycle_event;
 
-typedef enum aw_origin { AW_ORIGIN_HTTP = 0, AW_ORIGIN_SDK, AW_ORIGIN_CASCADE } aw_origin;
+typedef enum aw_event_origin { AW_ORIGIN_HTTP = 0, AW_ORIGIN_SDK, AW_ORIGIN_CASCADE } aw_event_origin;
 
 /* Returned by trust_request_received hooks (others return 0). */
 typedef enum aw_trust_decision {
@@ -154,7 +154,7 @@ typedef enum aw_trust_decision {
 /* What a lifecycle hook receives; everything borrowed for the duration of the call. */
 typedef struct aw_lifecycle_info {
     aw_lifecycle_event event;
-    aw_origin origin;
+    aw_event_origin origin;
     const char *actor_id;
     aw_actor *actor;          /* NULL for actor_deleted_complete */
     const char *peer_id;      /* trust/subscription events, else NULL */

@@ -86,7 +86,7 @@ int aw_list_delete_item(aw_actor *a, const char *name, int64_t index, unsigned f
 int aw_list_delete(aw_actor *a, const char *name, unsigned flags);
 
 /* Metadata {"description", "explanation", "count"} (new reference). AW_ENOTFOUND: no such list. */
-int aw_list_meta(aw_actor *a, const char *name, json_t **out);
+int aw_list_get_meta(aw_actor *a, const char *name, json_t **out);
 
 /* Names of every list of the actor as an array of strings (new reference). */
 int aw_list_names(aw_actor *a, json_t **out);

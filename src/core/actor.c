@@ -1,16 +1,20 @@
 /* Actor deletion (protocol.md §2.3): every trust is ended with a notice to its peer (§7.8), the devtest
  * twin (§11) is deleted, then the local cascade runs. The notices go out in parallel; a peer that cannot
  * be reached does not block the deletion (clarifications #3: logged until the outbox retries them). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/actor.h"
+#include "core/hooks.h"
 #include "core/trust.h"
 #include "util/json.h"
 
 typedef struct actor_del {
-    aw_req *req;
-    void (*done)(aw_req *req, int status);
+    aw_app *app;
+    char actor_id[64];
+    void (*done)(int status, void *ud);
+    void *ud;
     size_t pending;
     size_t npeers;
     char **peers;
@@ -19,14 +23,17 @@ typedef struct actor_del {
 static void actor_del_step(actor_del *d)
 {
     if (--d->pending > 0) return;
-    aw_req *req = d->req;
-    aw_store *s = req->app->store;
-    int r = s->actors->delete(s, req->actor.id);
-    void (*done)(aw_req *, int) = d->done;
+    aw_store *s = d->app->store;
+    int r = s->actors->delete(s, d->actor_id);
+    if (r == AW_OK)
+        aw_hooks_fire_lifecycle(d->app, AW_EV_ACTOR_DELETED_COMPLETE, AW_ORIGIN_CASCADE, d->actor_id, NULL, NULL,
+                                NULL, NULL, false);
+    void (*done)(int, void *) = d->done;
+    void *ud = d->ud;
     for (size_t i = 0; i < d->npeers; i++) free(d->peers[i]);
     free(d->peers);
     free(d);
-    done(req, r);
+    done(r, ud);
 }
 
 static void trust_gone(const aw_trust_outcome *o, void *ud) { actor_del_step(ud); }
@@ -35,7 +42,7 @@ static void twin_gone(const aw_result *res, void *ud)
 {
     actor_del *d = ud;
     if (aw_result_status(res) != AW_OK && aw_result_http_status(res) != 404)
-        AW_WARN(&d->req->app->log, "actor %s: deleting the devtest twin failed (%s, HTTP %d)", d->req->actor.id,
+        AW_WARN(&d->app->log, "actor %s: deleting the devtest twin failed (%s, HTTP %d)", d->actor_id,
                 aw_strerror(aw_result_status(res)), aw_result_http_status(res));
     actor_del_step(d);
 }
@@ -54,9 +61,9 @@ static int collect_peer(const aw_trust_rec *r, void *ud)
 /* DELETE the twin actor with its trustee credentials; true when the request went out. */
 static bool start_twin_delete(actor_del *d)
 {
-    aw_app *app = d->req->app;
+    aw_app *app = d->app;
     char *json = NULL;
-    if (app->store->attrs->get(app->store, d->req->actor.id, AW_DEVTEST_TWIN_BUCKET, AW_DEVTEST_TWIN_NAME, &json,
+    if (app->store->attrs->get(app->store, d->actor_id, AW_DEVTEST_TWIN_BUCKET, AW_DEVTEST_TWIN_NAME, &json,
                                NULL) != AW_OK)
         return false;
     json_t *t = json_loads(json, 0, NULL);
@@ -75,27 +82,90 @@ static bool start_twin_delete(actor_del *d)
     return started;
 }
 
-void aw_actor_delete_for_request(aw_req *req, void (*done)(aw_req *req, int status))
+static int collect_rec(const aw_trust_rec *r, void *ud)
 {
-    aw_store *s = req->app->store;
-    actor_del *d = calloc(1, sizeof *d);
-    if (!d) {
-        done(req, AW_ENOMEM);
+    json_t *arr = ud;
+    json_t *j = aw_trust_rec_json(r);
+    return j && json_array_append_new(arr, j) == 0 ? AW_OK : AW_ENOMEM;
+}
+
+void aw_actor_delete_start(aw_app *app, const char *actor_id, aw_event_origin origin, bool notify,
+                           void (*done)(int status, void *ud), void *ud)
+{
+    aw_store *s = app->store;
+    aw_actor_rec probe;
+    int r = strlen(actor_id) < sizeof probe.id ? s->actors->get(s, actor_id, &probe) : AW_ENOTFOUND;
+    if (r != AW_OK) {
+        done(r, ud);
         return;
     }
-    d->req = req;
+    aw_actor_rec_free(&probe);
+    /* Before the wipe: the data is still readable. */
+    aw_hooks_fire_lifecycle(app, AW_EV_ACTOR_DELETED, origin, actor_id, NULL, NULL, NULL, NULL, false);
+    if (!notify) {
+        /* Local cascade only (no loop to wait on): trust_deleted per trust after the wipe. */
+        json_t *recs = json_array();
+        r = recs ? s->trusts->each(s, actor_id, NULL, collect_rec, recs) : AW_ENOMEM;
+        if (r == AW_OK) r = s->actors->delete(s, actor_id);
+        size_t i;
+        json_t *t;
+        if (r == AW_OK) {
+            json_array_foreach(recs, i, t)
+                aw_hooks_fire_lifecycle(app, AW_EV_TRUST_DELETED, AW_ORIGIN_CASCADE, actor_id,
+                                        json_string_value(json_object_get(t, "peerid")),
+                                        json_string_value(json_object_get(t, "relationship")), NULL, t, false);
+            aw_hooks_fire_lifecycle(app, AW_EV_ACTOR_DELETED_COMPLETE, origin, actor_id, NULL, NULL, NULL, NULL,
+                                    false);
+        }
+        json_decref(recs);
+        done(r, ud);
+        return;
+    }
+    actor_del *d = calloc(1, sizeof *d);
+    if (!d) {
+        done(AW_ENOMEM, ud);
+        return;
+    }
+    d->app = app;
+    snprintf(d->actor_id, sizeof d->actor_id, "%s", actor_id);
     d->done = done;
+    d->ud = ud;
     d->pending = 1; /* our own hold, released below */
-    int r = s->trusts->each(s, req->actor.id, NULL, collect_peer, d);
-    if (r != AW_OK) AW_WARN(&req->app->log, "actor %s: cannot list trusts for notices: %s", req->actor.id, aw_strerror(r));
+    r = s->trusts->each(s, actor_id, NULL, collect_peer, d);
+    if (r != AW_OK) AW_WARN(&app->log, "actor %s: cannot list trusts for notices: %s", actor_id, aw_strerror(r));
     else {
         for (size_t i = 0; i < d->npeers; i++) {
             d->pending++;
-            if (aw_trust_delete_start(req->app, req->actor.id, NULL, d->peers[i], true, trust_gone, d) != AW_OK)
+            if (aw_trust_delete_start_ex(app, actor_id, NULL, d->peers[i], true, AW_ORIGIN_CASCADE, trust_gone, d) !=
+                AW_OK)
                 d->pending--;
         }
         d->pending++;
         if (!start_twin_delete(d)) d->pending--;
     }
     actor_del_step(d);
+}
+
+typedef struct req_del {
+    aw_req *req;
+    void (*done)(aw_req *req, int status);
+} req_del;
+
+static void req_deleted(int status, void *ud)
+{
+    req_del rd = *(req_del *)ud;
+    free(ud);
+    rd.done(rd.req, status);
+}
+
+void aw_actor_delete_for_request(aw_req *req, void (*done)(aw_req *req, int status))
+{
+    req_del *rd = malloc(sizeof *rd);
+    if (!rd) {
+        done(req, AW_ENOMEM);
+        return;
+    }
+    rd->req = req;
+    rd->done = done;
+    aw_actor_delete_start(req->app, req->actor.id, AW_ORIGIN_HTTP, true, req_deleted, rd);
 }

@@ -92,12 +92,12 @@ aw_hook_entry *aw_hooks_find(aw_app *app, aw_hook_kind kind, const char *name);
 /* Lifecycle: fire every hook of `ev`. Returns the trust decision for AW_EV_TRUST_REQUEST_RECEIVED
  * (AW_TRUST_DEFAULT when no hook decided), else 0. actor may be NULL (a handle is made from actor_id
  * when the actor still exists). record borrowed. */
-int aw_hooks_fire_lifecycle(aw_app *app, aw_lifecycle_event ev, aw_origin origin, const char *actor_id,
+int aw_hooks_fire_lifecycle(aw_app *app, aw_lifecycle_event ev, aw_event_origin origin, const char *actor_id,
                             const char *peerid, const char *relationship, const char *subid, json_t *record,
                             bool by_peer);
 /* Shortcut for trust events from a record (may be NULL fields). */
 struct aw_trust_rec;
-int aw_hooks_fire_trust(aw_app *app, aw_lifecycle_event ev, aw_origin origin, const struct aw_trust_rec *rec,
+int aw_hooks_fire_trust(aw_app *app, aw_lifecycle_event ev, aw_event_origin origin, const struct aw_trust_rec *rec,
                         bool by_peer);
 /* True when some hook is registered for `ev`. */
 bool aw_hooks_has_lifecycle(aw_app *app, aw_lifecycle_event ev);

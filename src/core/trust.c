@@ -6,8 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hooks.h"
 #include "core/perms.h"
 #include "core/trust.h"
+#include "peer/delivery.h"
 #include "util/json.h"
 #include "util/rand.h"
 #include "util/str.h"
@@ -27,6 +29,7 @@ typedef struct top {
     char msg[256];
     aw_trust_done cb;
     void *ud;
+    aw_event_origin origin;      /* for lifecycle hooks (default http) */
 } top;
 
 static void top_free(top *op)
@@ -101,6 +104,7 @@ int aw_trust_set_peer_approved(aw_app *app, const char *actor_id, const char *pe
     if (!t.peer_approved) {
         t.peer_approved = true;
         r = s->trusts->upsert(s, &t);
+        if (r == AW_OK && t.approved) aw_hooks_fire_trust(app, AW_EV_TRUST_FULLY_APPROVED_REMOTE, AW_ORIGIN_HTTP, &t, true);
     }
     aw_trust_rec_free(&t);
     return r;
@@ -215,6 +219,8 @@ static void initiate_posted(const aw_result *res, void *ud)
             }
             op->rec.peer_approved = true;
         }
+        aw_hooks_fire_trust(op->app, AW_EV_TRUST_INITIATED, op->origin, &op->rec, false);
+        if (code == 201) aw_hooks_fire_trust(op->app, AW_EV_TRUST_FULLY_APPROVED_REMOTE, op->origin, &op->rec, true);
         finish(op, AW_OK);
         return;
     }
@@ -341,12 +347,25 @@ static void accept_store(top *op, bool verified)
         return;
     }
     t->verified = verified;
+    /* The app may decide approve / pending / deny before anything is stored (sdk-api.md §4.3). */
+    int decision = aw_hooks_fire_trust(app, AW_EV_TRUST_REQUEST_RECEIVED, op->origin, t, true);
+    if (decision == AW_TRUST_DENY) {
+        set_msg(op, "the application refused the trust request");
+        finish(op, AW_EDENIED);
+        return;
+    }
+    if (decision == AW_TRUST_APPROVE) t->approved = true;
+    else if (decision == AW_TRUST_PENDING) t->approved = false;
     r = s->trusts->upsert(s, t);
     if (r != AW_OK) {
         finish(op, r);
         return;
     }
     op->have_rec = true;
+    if (t->approved) {
+        aw_hooks_fire_trust(app, AW_EV_TRUST_APPROVED, op->origin, t, false);
+        if (t->peer_approved) aw_hooks_fire_trust(app, AW_EV_TRUST_FULLY_APPROVED_LOCAL, op->origin, t, false);
+    }
     finish(op, AW_OK);
 }
 
@@ -448,8 +467,16 @@ static void modify_notified(const aw_result *res, void *ud)
     take_peer_answer(op, res);
     op->out.peer_status = aw_result_status(res);
     if (op->out.peer_status != AW_OK)
-        AW_WARN(&op->app->log, "trust %s/%s: approval notice failed (%s, HTTP %d); not retried yet", op->actor_id,
-                op->rec.peerid, aw_strerror(op->out.peer_status), op->out.http_status);
+    {
+        AW_WARN(&op->app->log, "trust %s/%s: approval notice failed (%s, HTTP %d); retried from the outbox",
+                op->actor_id, op->rec.peerid, aw_strerror(op->out.peer_status), op->out.http_status);
+        char *url = trust_url(op->rec.baseuri, op->rec.relationship, op->actor_id);
+        json_t *body = json_pack("{s:b}", "approved", 1);
+        if (url && body)
+            aw_delivery_enqueue_notice(op->app, op->actor_id, op->rec.peerid, "POST", url, op->rec.secret, body);
+        free(url);
+        json_decref(body);
+    }
     finish(op, AW_OK);
 }
 
@@ -534,6 +561,8 @@ int aw_trust_modify_start(aw_app *app, const char *actor_id, const char *rel, co
         finish(op, AW_OK);
         return AW_OK;
     }
+    aw_hooks_fire_trust(app, AW_EV_TRUST_APPROVED, op->origin, &op->rec, false);
+    if (op->rec.peer_approved) aw_hooks_fire_trust(app, AW_EV_TRUST_FULLY_APPROVED_LOCAL, op->origin, &op->rec, false);
     /* Saved first, so the peer can use the trust as soon as it hears; then the notice. */
     char *url = trust_url(op->rec.baseuri, op->rec.relationship, actor_id);
     json_t *body = json_pack("{s:b}", "approved", 1);
@@ -560,6 +589,7 @@ static void delete_local(top *op)
 {
     aw_store *s = op->app->store;
     int r = s->trusts->del(s, op->actor_id, op->rec.peerid);
+    if (r == AW_OK) aw_hooks_fire_trust(op->app, AW_EV_TRUST_DELETED, op->origin, &op->rec, false);
     if (r == AW_ENOTFOUND) r = AW_OK; /* gone meanwhile: the goal is reached */
     finish(op, r);
 }
@@ -573,20 +603,32 @@ static void delete_notified(const aw_result *res, void *ud)
     op->out.peer_status = st;
     if (st != AW_OK) {
         /* Departure from the reference (which answers 502 and keeps the record): revocation cannot be
-         * blocked by the peer (clarifications #3, sdk-api §2.9 item 6). The durable outbox that will
-         * retry this notice comes with #4; until then it is only logged. */
-        AW_WARN(&op->app->log, "trust %s/%s: delete notice to %s failed (%s, HTTP %d); deleted locally anyway",
+         * blocked by the peer (clarifications #3, sdk-api §2.9 item 6). The notice goes to the durable
+         * outbox, which retries it with backoff after the local delete. */
+        AW_WARN(&op->app->log, "trust %s/%s: delete notice to %s failed (%s, HTTP %d); deleted locally, notice queued",
                 op->actor_id, op->rec.peerid, op->rec.baseuri, aw_strerror(st), op->out.http_status);
     }
     delete_local(op);
+    if (st != AW_OK) {
+        char *url = trust_url(op->rec.baseuri, op->rec.relationship, op->actor_id);
+        if (url) aw_delivery_enqueue_notice(op->app, op->actor_id, op->rec.peerid, "DELETE", url, op->rec.secret, NULL);
+        free(url);
+    }
 }
 
 int aw_trust_delete_start(aw_app *app, const char *actor_id, const char *rel, const char *peerid,
                           bool notify_peer, aw_trust_done cb, void *ud)
 {
+    return aw_trust_delete_start_ex(app, actor_id, rel, peerid, notify_peer, AW_ORIGIN_HTTP, cb, ud);
+}
+
+int aw_trust_delete_start_ex(aw_app *app, const char *actor_id, const char *rel, const char *peerid,
+                             bool notify_peer, int origin, aw_trust_done cb, void *ud)
+{
     if (!peerid || !*peerid) return AW_EINVAL;
     top *op = top_new(app, actor_id, cb, ud);
     if (!op) return AW_ENOMEM;
+    op->origin = (aw_event_origin)origin;
     int r = load_rec(app, actor_id, rel, peerid, &op->rec);
     if (r != AW_OK) {
         finish(op, r);

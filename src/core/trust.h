@@ -53,6 +53,10 @@ int aw_trust_modify_start(aw_app *app, const char *actor_id, const char *rel, co
  * record (or `rel` non-NULL differs). */
 int aw_trust_delete_start(aw_app *app, const char *actor_id, const char *rel, const char *peerid,
                           bool notify_peer, aw_trust_done cb, void *ud);
+/* As aw_trust_delete_start, naming the origin reported to lifecycle hooks (an aw_event_origin value;
+ * aw_trust_delete_start uses AW_ORIGIN_HTTP). */
+int aw_trust_delete_start_ex(aw_app *app, const char *actor_id, const char *rel, const char *peerid,
+                             bool notify_peer, int origin, aw_trust_done cb, void *ud);
 
 /* Local: set peer_approved = true (the peer's approval notice, §7.6). AW_OK / ENOTFOUND / storage. */
 int aw_trust_set_peer_approved(aw_app *app, const char *actor_id, const char *peerid);

@@ -7,6 +7,7 @@
 
 #include "core/subscriber.h"
 #include "http/endpoints.h"
+#include "http/hookreq.h"
 
 static void on_processed(void *ud, int http_status, const char *message)
 {
@@ -93,5 +94,5 @@ void aw_ep_callbacks(aw_req *req)
         aw_req_reply_error(req, 404, "not found");
         return;
     }
-    aw_req_reply_error(req, 403, "no handler for this callback");
+    aw_hookreq_callback(req, kind); /* application hooks; 403 "no handler" without one */
 }

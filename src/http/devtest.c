@@ -100,8 +100,10 @@ static void attr_put(aw_req *req, const char *bucket, const char *name)
 {
     json_t *v = NULL;
     char why[200];
-    if (aw_json_parse(req->body.data ? req->body.data : "", req->body.len, req->app->cfg.max_depth, &v, why) !=
-        AW_JSON_OK) {
+    if (aw_req_is_json(req)) { /* declared JSON must be JSON (clarifications #2) */
+        if (!aw_req_body_json(req, &v)) return;
+    } else if (aw_json_parse(req->body.data ? req->body.data : "", req->body.len, req->app->cfg.max_depth, &v,
+                             why) != AW_JSON_OK) {
         if (!aw_utf8_valid(req->body.data ? req->body.data : "", req->body.len)) {
             aw_req_reply_error(req, 400, "body is not UTF-8");
             return;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hooks.h"
 #include "http/endpoints.h"
 #include "util/json.h"
 #include "util/rand.h"
@@ -75,6 +76,7 @@ static int create_actor(aw_app *app, const char *creator, const char *passphrase
         r = app->store->actors->create(app->store, out);
     }
     if (r != AW_OK) aw_actor_rec_free(out);
+    else aw_hooks_fire_lifecycle(app, AW_EV_ACTOR_CREATED, AW_ORIGIN_HTTP, out->id, NULL, NULL, NULL, NULL, false);
     return r;
 }
 

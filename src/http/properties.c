@@ -8,6 +8,7 @@
 #include "core/perms.h"
 #include "core/props.h"
 #include "http/endpoints.h"
+#include "http/hookreq.h"
 #include "http/properties_internal.h"
 #include "util/json.h"
 
@@ -130,6 +131,7 @@ static int coll_prop(const char *name, const char *value, bool is_json, void *ud
     }
     json_t *v = aw_props_value_json(value, is_json);
     if (!v) return AW_ENOMEM;
+    if (!aw_hookreq_prop_filter(c->req, name, &v)) return 0; /* hidden by a property hook */
     json_object_set_new(c->out, name, v);
     return 0;
 }
@@ -464,6 +466,14 @@ static void post_collection(aw_req *req)
 
 /* ------------------------------------------------------------------ one simple property */
 
+/* Property hooks (sdk-api.md §4.2) answered: the (transformed) value, or their rejection / hide. */
+static void get_hooked(aw_req *req, int status, json_t *value, void *ud)
+{
+    (void)ud;
+    if (status >= 400) aw_hookreq_reply(req, status, value, 200);
+    else aw_req_reply_json(req, 200, value ? json_incref(value) : json_null());
+}
+
 static void get_simple(aw_req *req, const char *name)
 {
     if (!aw_props_allowed(req, name, "read")) return;
@@ -471,6 +481,12 @@ static void get_simple(aw_req *req, const char *name)
     bool is_json = false;
     aw_store *s = STORE(req);
     int r = s->props->get(s, ACTOR(req), name, &value, &is_json);
+    if (r == AW_OK && aw_hookreq_prop_match(req, name, AW_HOOK_PROP_GET)) {
+        json_t *v = aw_props_value_json(value, is_json);
+        free(value);
+        aw_hookreq_prop_run(req, AW_HOOK_PROP_GET, name, v, get_hooked, NULL);
+        return;
+    }
     if (r == AW_OK) {
         aw_req_reply_raw(req, 200, "application/json", value, strlen(value));
         free(value);
@@ -486,10 +502,27 @@ static void get_simple(aw_req *req, const char *name)
     else aw_req_reply_status(req, r, "property");
 }
 
+static void put_store(aw_req *req, const char *name, json_t *val, bool is_json);
+
+/* The PUT hooks answered: store their value, or answer their rejection. A transformed raw-text value
+ * stays raw text when it is still a string. */
+static void put_hooked(aw_req *req, int status, json_t *value, void *ud)
+{
+    if (status >= 400) {
+        aw_hookreq_reply(req, status, value, 204);
+        return;
+    }
+    if (!value) {
+        aw_req_reply_error(req, 400, "the application removed the value");
+        return;
+    }
+    bool is_json = ud != NULL || !json_is_string(value);
+    put_store(req, req->segs[2], json_incref(value), is_json);
+}
+
 static void put_simple(aw_req *req, const char *name)
 {
     if (!aw_props_allowed(req, name, "write")) return;
-    aw_store *s = STORE(req);
     json_t *val = NULL;
     bool is_json = false;
     if (req->body.len > 0) {
@@ -505,6 +538,17 @@ static void put_simple(aw_req *req, const char *name)
             return;
         }
     }
+    if (val && aw_hookreq_prop_match(req, name, AW_HOOK_PROP_PUT)) {
+        aw_hookreq_prop_run(req, AW_HOOK_PROP_PUT, name, val, put_hooked, is_json ? req : NULL);
+        return;
+    }
+    put_store(req, name, val, is_json);
+}
+
+/* Store a PUT value (val stolen; NULL = delete). */
+static void put_store(aw_req *req, const char *name, json_t *val, bool is_json)
+{
+    aw_store *s = STORE(req);
     char *txt = NULL;
     if (val && is_json && !(txt = aw_json_dump(val))) {
         json_decref(val);
@@ -530,7 +574,7 @@ static void put_simple(aw_req *req, const char *name)
             if (r == AW_OK) r = aw_props_changed(req, name, NULL, json_string(""));
             else if (r == AW_ENOTFOUND) r = AW_OK;
         } else {
-            r = s->props->set(s, ACTOR(req), name, txt ? txt : req->body.data, is_json);
+            r = s->props->set(s, ACTOR(req), name, txt ? txt : json_string_value(val), is_json);
             /* Subscribers see the value as a collection read shows it (raw text that is JSON, parsed). */
             if (r == AW_OK)
                 r = aw_props_changed(req, name, NULL,
@@ -542,9 +586,37 @@ static void put_simple(aw_req *req, const char *name)
     if (aw_props_finish(req, r, "property", false)) aw_req_reply_empty(req, 204);
 }
 
+static void delete_do(aw_req *req, const char *name);
+
+static void delete_hooked(aw_req *req, int status, json_t *value, void *ud)
+{
+    (void)ud;
+    if (status >= 400) aw_hookreq_reply(req, status, value, 204);
+    else delete_do(req, req->segs[2]);
+}
+
 static void delete_simple(aw_req *req, const char *name)
 {
     if (!aw_props_allowed(req, name, "delete")) return;
+    if (aw_hookreq_prop_match(req, name, AW_HOOK_PROP_DELETE)) {
+        /* The hooks see the current value (null when absent) and may refuse. */
+        char *value = NULL;
+        bool is_json = false;
+        int r = STORE(req)->props->get(STORE(req), ACTOR(req), name, &value, &is_json);
+        if (r != AW_OK && r != AW_ENOTFOUND) {
+            aw_req_reply_status(req, r, "property");
+            return;
+        }
+        json_t *cur = r == AW_OK ? aw_props_value_json(value, is_json) : json_null();
+        free(value);
+        aw_hookreq_prop_run(req, AW_HOOK_PROP_DELETE, name, cur, delete_hooked, NULL);
+        return;
+    }
+    delete_do(req, name);
+}
+
+static void delete_do(aw_req *req, const char *name)
+{
     aw_store *s = STORE(req);
     if (!aw_props_begin(req)) return;
     int r = s->props->del(s, ACTOR(req), name);

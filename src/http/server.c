@@ -27,6 +27,8 @@ typedef struct aw_server {
     void (*drained)(aw_app *app);
     bool drained_called;
     uv_timer_t grace;          /* hard limit on the drain wait */
+    char rid_prefix[20];       /* random per server; request ids are prefix + counter */
+    uint64_t rid_counter;
 } aw_server;
 
 static void drive(aw_server *s);
@@ -170,12 +172,8 @@ static void begin_request(aw_server *s, aw_req *req, const char *method)
     snprintf(req->method, sizeof req->method, "%s", method);
     const char *rid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-ID");
     if (rid && request_id_ok(rid)) snprintf(req->request_id, sizeof req->request_id, "%s", rid);
-    else {
-        char hex[33];
-        aw_new_id(hex);
-        snprintf(req->request_id, sizeof req->request_id, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-                 hex + 16, hex + 20);
-    }
+    else snprintf(req->request_id, sizeof req->request_id, "%s-%llx", s->rid_prefix,
+                  (unsigned long long)++s->rid_counter);
     if (aw_req_is_form(req)) req->pp = MHD_create_post_processor(req->conn, 16384, form_iter, req);
 }
 
@@ -296,6 +294,7 @@ int aw_server_start(aw_app *app)
     if (!s) return AW_ENOMEM;
     s->app = app;
     app->server = s;
+    aw_rand_hex(s->rid_prefix, 8);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -304,7 +303,9 @@ int aw_server_start(aw_app *app)
         AW_ERROR(&app->log, "listen address must be an IPv4 address: %s", app->cfg.listen_host);
         return AW_EINVAL;
     }
-    size_t mem = app->cfg.max_header + 16384;
+    /* MHD keeps the request line, headers and its buffers in this per-connection pool (and clears it per
+     * request): the header limit plus room for the reply headers. */
+    size_t mem = app->cfg.max_header + 4096;
     s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
                             app->cfg.listen_port, NULL, NULL, access_cb, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -313,7 +314,7 @@ int aw_server_start(aw_app *app)
                             MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_END);
     if (!s->d) {

@@ -4,7 +4,4 @@
 
 static void not_supported(aw_req *req) { aw_req_reply_error(req, 404, "not supported by this server"); }
 
-void aw_ep_methods(aw_req *req) { not_supported(req); }
-void aw_ep_actions(aw_req *req) { not_supported(req); }
-void aw_ep_resources(aw_req *req) { not_supported(req); }
 void aw_ep_www(aw_req *req) { not_supported(req); }

@@ -208,6 +208,67 @@ static json_t *build_body(aw_delivery *d, const aw_outbox_job *j, const aw_sub_r
     return b;
 }
 
+static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job)
+{
+    job_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->d = d;
+    c->job = *job;
+    c->job.actor = strdup(job->actor);
+    c->job.subid = strdup(job->subid ? job->subid : "");
+    c->job.peerid = strdup(job->peerid);
+    c->job.kind = strdup(job->kind);
+    c->job.payload = job->payload ? strdup(job->payload) : NULL;
+    if (!c->job.actor || !c->job.subid || !c->job.peerid || !c->job.kind) {
+        job_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* A peer notice whose first attempt failed (trust delete, approval): payload {"method", "url", "bearer",
+ * "body"?}. The trust may be gone locally already, so the job carries what it needs. */
+static void send_notice(aw_delivery *d, const aw_outbox_job *job)
+{
+    json_t *p = job->payload ? json_loads(job->payload, 0, NULL) : NULL;
+    const char *method = aw_json_str(p, "method"), *url = aw_json_str(p, "url"), *bearer = aw_json_str(p, "bearer");
+    if (!method || !url) {
+        json_decref(p);
+        job_done(d, job->id);
+        return;
+    }
+    aw_peer_request pr = {.method = method, .url = url, .bearer = bearer, .json = json_object_get(p, "body"),
+                          .idempotency = AW_IDEMP_SAFE};
+    static const aw_retry_policy once = {1, 0};
+    aw_call_opts opts = {.deadline_ms = d->app->cfg.net.attempt_ms, .retry = &once};
+    job_ctx *c = job_ctx_new(d, job);
+    int r = c ? aw_peer_request_async(d->app, &pr, &opts, on_sent, c, &c->op) : AW_ENOMEM;
+    if (r != AW_OK) {
+        if (c) job_ctx_free(c);
+        job_retry(d, job, backoff_ms(job->attempts + 1), true);
+    } else {
+        d->in_flight++;
+    }
+    json_decref(p);
+}
+
+int aw_delivery_enqueue_notice(aw_app *app, const char *actor, const char *peerid, const char *method, const char *url,
+                               const char *bearer, json_t *body)
+{
+    json_t *p = json_pack("{s:s,s:s,s:s}", "method", method, "url", url, "bearer", bearer ? bearer : "");
+    if (!p) return AW_ENOMEM;
+    if (body) json_object_set(p, "body", body);
+    char *txt = aw_json_dump(p);
+    json_decref(p);
+    if (!txt) return AW_ENOMEM;
+    aw_outbox_job j = {.actor = (char *)actor, .subid = "", .peerid = (char *)peerid, .seq = 0, .kind = "notice",
+                       .payload = txt, .attempts = 1, .due_ms = aw_time_ms() + backoff_ms(1)};
+    int r = app->store->outbox->add(app->store, &j);
+    free(txt);
+    if (r == AW_OK && app->delivery && aw_app_on_loop_thread(app)) schedule_claim(app->delivery, backoff_ms(1));
+    return r;
+}
+
 static void send_job(aw_delivery *d, const aw_outbox_job *job)
 {
     aw_app *app = d->app;
@@ -215,6 +276,10 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
     int64_t until = 0;
     if (breaker_open(d, job, &until)) {
         job_retry(d, job, until - aw_time_ms(), false);
+        return;
+    }
+    if (!strcmp(job->kind, "notice")) {
+        send_notice(d, job);
         return;
     }
     aw_sub_rec sub;
@@ -260,17 +325,8 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
                           .idempotency = AW_IDEMP_SAFE};
     static const aw_retry_policy once = {1, 0};
     aw_call_opts opts = {.deadline_ms = app->cfg.net.attempt_ms, .retry = &once};
-    job_ctx *c = calloc(1, sizeof *c);
-    if (c) {
-        c->d = d;
-        c->job = *job;
-        c->job.actor = strdup(job->actor);
-        c->job.subid = strdup(job->subid);
-        c->job.peerid = strdup(job->peerid);
-        c->job.kind = strdup(job->kind);
-        c->job.payload = job->payload ? strdup(job->payload) : NULL;
-    }
-    if (!c || !url || !c->job.actor || !c->job.subid || !c->job.peerid || !c->job.kind) {
+    job_ctx *c = job_ctx_new(d, job);
+    if (!c || !url) {
         if (c) job_ctx_free(c);
         job_retry(d, job, backoff_ms(1), false);
     } else {

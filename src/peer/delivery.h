@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <actingweb/op.h>
+#include <jansson.h>
 
 #include "app_internal.h"
 
@@ -20,6 +21,11 @@ void aw_delivery_free(aw_app *app);
 /* Send stored diff `seq` (0 = newest) of publisher record (actor, subid) now, outside the outbox.
  * cb gets the subscriber's answer. Returns a start status (no callback unless AW_OK). */
 int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int64_t seq, aw_done_cb cb, void *ud);
+
+/* Queue a peer notice that could not be delivered now (trust delete, approval notice) for retries with
+ * backoff. The job carries the URL and bearer because the trust may be gone locally. */
+int aw_delivery_enqueue_notice(aw_app *app, const char *actor, const char *peerid, const char *method, const char *url,
+                               const char *bearer, json_t *body);
 
 /* Counters since start (callbacks acknowledged 2xx, jobs given up). */
 void aw_delivery_stats(const aw_app *app, int64_t *delivered, int64_t *failed);

@@ -51,6 +51,7 @@ struct aw_peer_engine {
     bool in_timer_cb;
     /* gates */
     uint32_t in_flight;
+    int pump_depth;         /* origins are not freed while a pump may still look at them */
     aw_op *gq_head, *gq_tail;
     aw_origin **otab;
     size_t otab_n;          /* buckets (power of 2) */
@@ -69,7 +70,11 @@ aw_peer_engine *aw_peer_eng(aw_app *app) { return app ? app->peer : NULL; }
 bool aw_peer_eng_accepting(aw_app *app) { return app && app->peer && !app->peer->shutting && !app->stopping; }
 CURLM *aw_peer_multi(aw_peer_engine *eng) { return eng->multi; }
 const aw_net_config *aw_peer_net(aw_peer_engine *eng) { return &eng->net; }
-uint64_t aw_peer_now(aw_peer_engine *eng) { return uv_now(eng->app->loop); }
+uint64_t aw_peer_now(aw_peer_engine *eng)
+{
+    uv_update_time(eng->app->loop); /* the cached loop time may be stale by a long callback */
+    return uv_now(eng->app->loop);
+}
 
 void aw_peer_next_request_id(aw_peer_engine *eng, char out[40])
 {
@@ -480,7 +485,7 @@ static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
 
 static void origin_maybe_free(aw_peer_engine *eng, aw_origin *o)
 {
-    if (o->in_flight || o->qhead) return;
+    if (o->in_flight || o->qhead || eng->pump_depth) return;
     size_t b = hash_str(o->key) & (eng->otab_n - 1);
     for (aw_origin **pp = &eng->otab[b]; *pp; pp = &(*pp)->hnext) {
         if (*pp == o) {
@@ -575,7 +580,9 @@ void aw_gate_release(aw_op *op)
         o->in_flight--;
     }
     op->origin = NULL;
+    eng->pump_depth++; /* a launch that fails at once releases its slots again (nested) */
     pump(eng, o);
+    eng->pump_depth--;
     if (o) origin_maybe_free(eng, o);
 }
 
@@ -626,8 +633,12 @@ int aw_peer_engine_start(aw_app *app)
     curl_multi_setopt(eng->multi, CURLMOPT_SOCKETDATA, eng);
     curl_multi_setopt(eng->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(eng->multi, CURLMOPT_TIMERDATA, eng);
-    /* The connection cache: big enough to keep a connection per request in flight. */
-    curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, (long)eng->net.max_outbound);
+    /* Idle connections kept per connection-cache partition (libcurl applies the multi's MAXCONNECTS
+     * to each share): about per_origin per origin (sdk-api.md §3.4), as a partition may hold a few
+     * origins; idle connections older than 90 s are not reused (CURLOPT_MAXAGE_CONN). */
+    long maxc = 2L * eng->net.per_origin;
+    long part = ((long)eng->net.max_outbound + AW_PEER_NSHARES - 1) / AW_PEER_NSHARES;
+    curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, maxc > part ? maxc : part);
     uv_timer_init(app->loop, &eng->curl_timer);
     uv_timer_init(app->loop, &eng->op_timer);
     eng->curl_timer.data = eng;

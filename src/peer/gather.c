@@ -138,6 +138,7 @@ int aw_gather_new(aw_app *app, aw_gather_done_cb done_cb, void *ud, const aw_gat
     if (opts) g->max_in_flight = opts->max_in_flight;
     if (opts && opts->deadline_ms) {
         g->deadline_armed = true;
+        (void)aw_peer_now(g->eng);
         aw_peer_timer_start(g->eng, &g->tn, opts->deadline_ms);
     }
     *out = g;

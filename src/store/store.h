@@ -290,6 +290,9 @@ struct aw_store {
     int (*commit)(aw_store *s);
     void (*rollback)(aw_store *s);
     void (*close)(aw_store *s);
+    /* Periodic housekeeping (e.g. WAL checkpoints), called about once a second from the loop; must stay
+     * short unless there is real work. NULL = none. */
+    void (*maintain)(aw_store *s);
     bool blocking;
     void *impl;
 };

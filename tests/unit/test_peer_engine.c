@@ -370,6 +370,31 @@ static void test_per_origin_limit(void **state)
     ta_close(&ta);
 }
 
+
+static void test_global_limit(void **state)
+{
+    aw_net_config net = {0};
+    net.max_outbound = 2;
+    test_app ta;
+    ta_open(&ta, &net);
+    atomic_store(&FX.max_current, 0);
+    call c[5];
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < 5; i++) {
+        char url[128]; /* two origins: 127.0.0.1 and localhost */
+        snprintf(url, sizeof url, "http://%s:%u/conc/120", i % 2 ? "localhost" : "127.0.0.1", FX.port);
+        assert_int_equal(start_req(&ta, &c[i], "GET", url, NULL, NULL, 0), AW_OK);
+    }
+    for (int i = 0; i < 5; i++) assert_true(ta_run_until(&ta, &c[i].done, 5000));
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(c[i].status, AW_OK);
+        call_clear(&c[i]);
+    }
+    assert_true(atomic_load(&FX.max_current) <= 2);
+    assert_true(now_ms() - t0 >= 350);
+    ta_close(&ta);
+}
+
 /* ---- gather ---- */
 
 typedef struct gres {
@@ -732,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_busy),
         cmocka_unit_test(test_invalid_start),
         cmocka_unit_test(test_per_origin_limit),
+        cmocka_unit_test(test_global_limit),
         cmocka_unit_test(test_gather_mixed),
         cmocka_unit_test(test_gather_max_in_flight),
         cmocka_unit_test(test_sync_forms),

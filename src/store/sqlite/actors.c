@@ -91,7 +91,7 @@ static const char *const cascade_sql[] = {
     "DELETE FROM trusts WHERE actor = ?1",
     "DELETE FROM subscriptions WHERE actor = ?1",
     "DELETE FROM diffs WHERE actor = ?1",
-    "DELETE FROM outbox WHERE actor = ?1",
+    "DELETE FROM outbox WHERE actor = ?1 AND kind <> 'notice'", /* notices outlive the actor */
     "DELETE FROM pending_callbacks WHERE actor = ?1",
     "DELETE FROM suspensions WHERE actor = ?1",
 };

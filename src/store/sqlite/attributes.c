@@ -59,8 +59,10 @@ static int attr_cas(aw_store *s, const char *actor, const char *bucket, const ch
         st = aw_sq_stmt(q, "UPDATE attributes SET data = ?4, ts = ?5 WHERE actor = ?1 AND bucket = ?2"
                            " AND name = ?3 AND data = ?6");
     } else {
+        /* "absent" includes an expired row (never returned by reads). */
         st = aw_sq_stmt(q, "INSERT INTO attributes(actor, bucket, name, data, ts) VALUES(?1, ?2, ?3, ?4, ?5)"
-                           " ON CONFLICT DO NOTHING");
+                           " ON CONFLICT(actor, bucket, name) DO UPDATE SET data = excluded.data, ts = excluded.ts,"
+                           " expires = NULL WHERE attributes.expires IS NOT NULL AND attributes.expires <= ?6");
     }
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
@@ -69,6 +71,7 @@ static int attr_cas(aw_store *s, const char *actor, const char *bucket, const ch
     aw_sq_bind_text(st, 4, json);
     aw_sq_bind_text(st, 5, timestamp);
     if (expected) aw_sq_bind_text(st, 6, expected);
+    else sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
     int r = aw_sq_exec_stmt(q, st, "attribute cas");
     if (r == AW_OK && sqlite3_changes(q->db) == 0) return AW_ECONFLICT;
     return r;

@@ -196,6 +196,21 @@ static void sq_close(aw_store *s)
     free(q);
 }
 
+/* Several connections (shards) reading all the time can starve the automatic PASSIVE checkpoints, and
+ * the WAL then grows without bound. Once it passes a threshold, force a TRUNCATE checkpoint (which waits
+ * for readers through the busy handler, then resets the WAL). */
+static void sq_maintain(aw_store *s)
+{
+    aw_sq *q = aw_sq_of(s);
+    if (q->in_txn) return;
+    int log_frames = 0, ckpt = 0;
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &ckpt);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) return;
+    if (log_frames < 4000) return; /* about 16 MB of 4 KiB pages */
+    rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &ckpt);
+    if (rc != SQLITE_OK) AW_DEBUG(q->log, "storage: WAL checkpoint deferred (%s)", sqlite3_errstr(rc));
+}
+
 static int migrate(aw_sq *q)
 {
     int r = sq_exec(q, "BEGIN IMMEDIATE", "migration begin");
@@ -264,10 +279,11 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
     q->store.commit = sq_commit;
     q->store.rollback = sq_rollback;
     q->store.close = sq_close;
+    q->store.maintain = sq_maintain;
     q->store.blocking = false;
     /* WAL + NORMAL: an acknowledged commit survives a process kill (not a power cut). */
     int r = sq_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8000;",
+                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000; PRAGMA journal_size_limit=67108864;",
                     "pragmas");
     if (r == AW_OK) r = migrate(q);
     if (r != AW_OK) {

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Subscription fan-out benchmark (clarifications #4, benchmark layout).
+
+One publisher actor on one daemon; N subscriber actors (default 1,000) spread over two subscriber daemons,
+each with a friend trust to the publisher and a high-granularity subscription to its `properties`.
+
+  (a) throughput: a burst of B property changes (default 20) -> N*B callbacks; callbacks/s measured from
+      the first PUT until every subscriber mirror has reached the burst's last sequence;
+  (b) latency: one change; per subscriber, the time from the PUT until its mirror's sequence is committed;
+  (c) the publisher's peak RSS (VmHWM).
+
+Receipt is observed on the subscriber side: a read-only SQLite poller on each subscriber daemon's database
+(`subscriptions.sequence` of the mirror rows, callback=1) polls every POLL_MS; a mirror's sequence is
+committed in the same transaction that applies the callback's data, so the receipt time is the commit time
+(+ at most one poll interval + one query). Nothing in the daemons is instrumented.
+
+Environment: AWD_BIN (daemon binary), N, BURST, SHARDS (per daemon, default 1), CONC (--delivery-concurrency),
+PER_ORIGIN (--peer-per-origin), POLL_MS, SETUP_THREADS, PERF=1 (perf record --call-graph dwarf the publisher, or with
+PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data).
+"""
+import concurrent.futures
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "protocol"))
+os.environ.setdefault("AWD_BIN", os.path.join(HERE, "..", "build", "actingwebd"))
+import awtest  # noqa: E402
+
+N = int(os.environ.get("N", "1000"))
+BURST = int(os.environ.get("BURST", "20"))
+SHARDS = int(os.environ.get("SHARDS", "1"))
+CONC = os.environ.get("CONC", "1024")
+PER_ORIGIN = os.environ.get("PER_ORIGIN", "1024")
+POLL_MS = float(os.environ.get("POLL_MS", "2"))
+SETUP_THREADS = int(os.environ.get("SETUP_THREADS", "32"))
+PERF = os.environ.get("PERF") == "1"
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def vm(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class Poller:
+    """Read-only view of the mirror sequences on the subscriber daemons."""
+
+    def __init__(self, daemons, pub_id):
+        self.conns = [sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "actingweb.db"), uri=True,
+                                      timeout=30, check_same_thread=False) for d in daemons]
+        self.pub_id = pub_id
+
+    def reached(self, seq):
+        out = []
+        for c in self.conns:
+            out += [r[0] for r in c.execute("SELECT actor FROM subscriptions WHERE callback=1 AND peerid=? AND "
+                                            "sequence>=?", (self.pub_id, seq))]
+        return out
+
+    def wait_all(self, seq, n, timeout=120, per_actor=None):
+        """Poll until n mirrors reached seq; records first-seen times in per_actor. Returns end time."""
+        deadline = time.time() + timeout
+        while True:
+            now = time.time()
+            got = self.reached(seq)
+            if per_actor is not None:
+                for a in got:
+                    per_actor.setdefault(a, now)
+            if len(got) >= n:
+                return now
+            if now > deadline:
+                raise RuntimeError("only %d/%d mirrors reached sequence %d" % (len(got), n, seq))
+            time.sleep(POLL_MS / 1000.0)
+
+
+def cpu_s(pid):
+    """utime + stime of a process in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
+    return xs[k]
+
+
+def main():
+    common = ["--auto-accept", "--default-relationship", "friend"]
+    pub_args = common + ["--delivery-concurrency", CONC, "--peer-per-origin", PER_ORIGIN,
+                         "--peer-max-outbound", str(max(int(CONC), int(PER_ORIGIN)) * 2)]
+    pub = awtest.Daemon(*pub_args, devtest=False, shards=SHARDS)
+    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS) for _ in range(2)]
+    log("bench/subscriptions: N=%d burst=%d shards/daemon=%d cores=%d" % (N, BURST, SHARDS, os.cpu_count()))
+    log("publisher flags: %s" % " ".join(pub_args))
+    try:
+        pub.start()
+        for d in subs:
+            d.start()
+        b = pub.create_actor("publisher", "pw")
+        t = time.time()
+
+        def setup(i):
+            d = subs[i % 2]
+            a = d.create_actor("sub%d" % i, "pw")
+            r = a.req("POST", "/trust", json_body={"url": b.url, "relationship": "friend"})
+            if r.status != 201:
+                raise RuntimeError("trust: %r" % r)
+            r = a.req("POST", "/subscriptions", json_body={"peerid": b.id, "target": "properties",
+                                                           "granularity": "high"})
+            if r.status != 204:
+                raise RuntimeError("subscribe: %r" % r)
+            return a
+
+        with concurrent.futures.ThreadPoolExecutor(SETUP_THREADS) as ex:
+            actors = list(ex.map(setup, range(N)))
+        log("setup: %d trusts + subscriptions in %.1f s" % (len(actors), time.time() - t))
+        poll = Poller(subs, b.id)
+        if len(poll.reached(0)) != N:
+            raise RuntimeError("expected %d mirrors, found %d" % (N, len(poll.reached(0))))
+        time.sleep(3)  # let the baseline acks settle
+
+        # (a) throughput
+        perf = None
+        if PERF:
+            perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CG", "dwarf"), "-F", "999", "-o", "/tmp/aw-sub-bench.perf.data",
+                                     "-p", str((subs[0] if os.environ.get("PERF_WHO") == "sub" else pub).proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        daemons = [pub] + subs
+        cpu0 = [cpu_s(d.proc.pid) for d in daemons]
+        t0 = time.time()
+        for i in range(BURST):
+            r = b.req("PUT", "/properties/burst%d" % i, body="value-%d" % i)
+            assert r.status == 204, r
+        t_put = time.time()
+        t1 = poll.wait_all(BURST, N)
+        if perf:
+            perf.send_signal(2)
+            perf.wait()
+        total = N * BURST
+        cpu = [cpu_s(d.proc.pid) - c for d, c in zip(daemons, cpu0)]
+        log("(a) throughput: %d callbacks in %.3f s (PUTs took %.3f s) -> %.0f callbacks/s"
+            % (total, t1 - t0, t_put - t0, total / (t1 - t0)))
+        log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s (wall %.2f s, %d cores)"
+            % (cpu[0], cpu[1], cpu[2], t1 - t0, os.cpu_count()))
+        time.sleep(3)
+
+        # (b) latency of one change
+        seen = {}
+        t0 = time.time()
+        r = b.req("PUT", "/properties/single", body="one-change")
+        t_ans = time.time()
+        assert r.status == 204, r
+        poll.wait_all(BURST + 1, N, per_actor=seen)
+        lat = [(v - t0) * 1000.0 for v in seen.values()]
+        log("(b) latency PUT->receipt over %d subscribers: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms "
+            "(poll interval %.0f ms; the PUT itself answered after %.1f ms)"
+            % (len(lat), pct(lat, 50), pct(lat, 90), pct(lat, 99), max(lat), POLL_MS, (t_ans - t0) * 1000.0))
+
+        # (c) memory
+        log("(c) publisher VmHWM %.1f MB (VmRSS now %.1f MB)" % (vm(pub.proc.pid, "VmHWM") / 1024.0,
+                                                                 vm(pub.proc.pid, "VmRSS") / 1024.0))
+        for i, d in enumerate(subs):
+            log("    subscriber daemon %d VmHWM %.1f MB" % (i + 1, vm(d.proc.pid, "VmHWM") / 1024.0))
+    finally:
+        for d in [pub] + subs:
+            try:
+                d.stop(check=False)
+            finally:
+                d.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+/* See hookreq.h. */
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/perms.h"
+#include "core/sdk_internal.h"
+#include "http/hookreq.h"
+#include "util/json.h"
+
+static enum MHD_Result query_it(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    if (key) json_object_set_new(cls, key, json_string(value ? value : ""));
+    return MHD_YES;
+}
+
+aw_hook_ctx *aw_hookreq_ctx(aw_req *req, aw_hook_kind kind, const char *name, size_t first, json_t *value)
+{
+    aw_hook_ctx *c = aw_hooks_ctx_new(req->app, kind, name, req->method);
+    if (!c) {
+        json_decref(value);
+        return NULL;
+    }
+    c->value = value;
+    size_t n = req->nseg > first ? req->nseg - first : 0;
+    c->query = json_object();
+    c->actor = aw_actor_from_rec(req->app, &req->actor);
+    if (aw_hooks_ctx_set_path(c, (const char *const *)req->segs + first, n) != AW_OK || !c->query || !c->actor) {
+        /* run with a no-op chain is not possible here; free through a trivial run */
+        return c;
+    }
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_it, c->query);
+    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id);
+    switch (req->who.kind) {
+    case AW_WHO_CREATOR: c->caller = AW_CALLER_CREATOR; break;
+    case AW_WHO_TRUSTEE: c->caller = AW_CALLER_TRUSTEE; break;
+    case AW_WHO_PEER:
+        c->caller = AW_CALLER_PEER;
+        snprintf(c->peerid, sizeof c->peerid, "%s", req->who.peerid);
+        snprintf(c->relationship, sizeof c->relationship, "%s", req->who.relationship);
+        break;
+    default: c->caller = AW_CALLER_ANONYMOUS;
+    }
+    return c;
+}
+
+void aw_hookreq_reply(aw_req *req, int status, json_t *value, int success)
+{
+    if (status == AW_HOOKS_WOULDBLOCK) status = 500;
+    if (status >= 400) {
+        if (value) aw_req_reply_json(req, status, json_incref(value));
+        else if (status == 504) aw_req_reply_error(req, 504, "the application did not answer in time");
+        else if (status == 404) aw_req_reply_error(req, 404, "not found");
+        else if (status == 403) aw_req_reply_error(req, 403, "forbidden");
+        else aw_req_reply_error(req, status, "refused by the application");
+        return;
+    }
+    int code = status > 0 ? status : success;
+    if (code == 204) aw_req_reply_empty(req, 204);
+    else aw_req_reply_json(req, code, value ? json_incref(value) : json_null());
+}
+
+bool aw_hookreq_body(aw_req *req, json_t **out)
+{
+    *out = NULL;
+    if (req->body.len == 0) return true;
+    return aw_req_body_json(req, out);
+}
+
+static void callback_done(aw_hook_ctx *ctx, int status, json_t *value, void *ud)
+{
+    aw_req *req = ud;
+    if (status == AW_HOOKS_UNHANDLED) aw_req_reply_error(req, 403, "no handler for this callback");
+    else aw_hookreq_reply(req, status, value, 200);
+}
+
+void aw_hookreq_callback(aw_req *req, const char *name)
+{
+    if (!aw_hooks_match(req->app, AW_HK_CALLBACK, name, 0)) {
+        aw_req_reply_error(req, 403, "no handler for this callback");
+        return;
+    }
+    json_t *body;
+    if (!aw_hookreq_body(req, &body)) return;
+    aw_hook_ctx *c = aw_hookreq_ctx(req, AW_HK_CALLBACK, name, 2, body);
+    if (!c) {
+        aw_req_reply_status(req, AW_ENOMEM, "callback");
+        return;
+    }
+    aw_hooks_run(c, true, callback_done, req);
+}
+
+bool aw_hookreq_may(aw_req *req, const char *category, const char *name)
+{
+    if (req->who.kind == AW_WHO_CREATOR) return true;
+    if (req->who.kind == AW_WHO_PEER) {
+        if (!req->who.approved) return false;
+        int st = AW_OK;
+        const char *op = !strcmp(req->method, "GET") ? "read" : !strcmp(req->method, "DELETE") ? "delete" : "write";
+        aw_perm_decision d = aw_perms_check(req->app, req->actor.id, &req->who, category, name, op, &st);
+        if (st != AW_OK || d == AW_PERM_DENIED) return false;
+        if (d == AW_PERM_ALLOWED) return true;
+    }
+    return aw_acl_allows(&req->who, category, req->method, NULL);
+}
+
+/* ------------------------------------------------------------------ property hooks */
+
+bool aw_hookreq_prop_match(aw_req *req, const char *name, unsigned op)
+{
+    return aw_hooks_match(req->app, AW_HK_PROPERTY, name, op);
+}
+
+typedef struct prop_run {
+    aw_req *req;
+    aw_hookreq_prop_cont cont;
+    void *ud;
+} prop_run;
+
+static void prop_done(aw_hook_ctx *ctx, int status, json_t *value, void *ud)
+{
+    prop_run pr = *(prop_run *)ud;
+    free(ud);
+    pr.cont(pr.req, status, value, pr.ud);
+}
+
+void aw_hookreq_prop_run(aw_req *req, unsigned op, const char *name, json_t *value, aw_hookreq_prop_cont cont,
+                         void *ud)
+{
+    prop_run *pr = malloc(sizeof *pr);
+    aw_hook_ctx *c = pr ? aw_hookreq_ctx(req, AW_HK_PROPERTY, name, 2, value) : NULL;
+    if (!c) {
+        if (!pr) json_decref(value);
+        free(pr);
+        cont(req, 503, NULL, ud);
+        return;
+    }
+    *pr = (prop_run){req, cont, ud};
+    c->prop_op = op;
+    aw_hooks_run(c, true, prop_done, pr);
+}
+
+static void filter_done(aw_hook_ctx *ctx, int status, json_t *value, void *ud)
+{
+    json_t **slot = ud;
+    if (status >= 400 || status == AW_HOOKS_WOULDBLOCK) {
+        json_decref(*slot);
+        *slot = NULL;
+    } else if (value && value != *slot) {
+        json_decref(*slot);
+        *slot = json_incref(value);
+    }
+}
+
+bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value)
+{
+    if (!aw_hooks_match(req->app, AW_HK_PROPERTY, name, AW_HOOK_PROP_GET)) return true;
+    aw_hook_ctx *c = aw_hooks_ctx_new(req->app, AW_HK_PROPERTY, name, "GET");
+    if (!c) return false;
+    const char *seg = name;
+    aw_hooks_ctx_set_path(c, &seg, 1);
+    c->actor = aw_actor_from_rec(req->app, &req->actor);
+    c->caller = req->who.kind == AW_WHO_CREATOR ? AW_CALLER_CREATOR
+                : req->who.kind == AW_WHO_PEER  ? AW_CALLER_PEER
+                : req->who.kind == AW_WHO_TRUSTEE ? AW_CALLER_TRUSTEE
+                                                  : AW_CALLER_ANONYMOUS;
+    if (c->caller == AW_CALLER_PEER) {
+        snprintf(c->peerid, sizeof c->peerid, "%s", req->who.peerid);
+        snprintf(c->relationship, sizeof c->relationship, "%s", req->who.relationship);
+    }
+    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id);
+    c->prop_op = AW_HOOK_PROP_GET;
+    c->value = json_incref(*value);
+    aw_hooks_run(c, false, filter_done, value); /* synchronous */
+    return *value != NULL;
+}

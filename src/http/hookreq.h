@@ -1,0 +1,39 @@
+/* Running application hooks for an HTTP request: context from the request, the reply from the outcome.
+ * Shared by methods.c, actions.c, resources.c, callbacks.c and the property call points. Internal. */
+#ifndef AW_HTTP_HOOKREQ_H
+#define AW_HTTP_HOOKREQ_H
+
+#include "core/hooks.h"
+#include "http/request.h"
+
+/* A context for `req` (actor, caller, request id, method, query snapshot) with the path segments
+ * segs[first..] and `value` (stolen; may be NULL). NULL on OOM (value released). */
+aw_hook_ctx *aw_hookreq_ctx(aw_req *req, aw_hook_kind kind, const char *name, size_t first, json_t *value);
+
+/* Answer req from a chain outcome (see aw_hooks_done_fn): >= 400 and 504 as errors (the reply JSON as
+ * the body when given), AW_HOOKS_WOULDBLOCK as 500, a status 1..399 as given, 0 / AW_HOOKS_UNHANDLED with
+ * `success` (the caller maps UNHANDLED itself when it means "no handler"). 204 sends no body. */
+void aw_hookreq_reply(aw_req *req, int status, json_t *value, int success);
+
+/* The request body as JSON: NULL value for an empty body; 400 answered (false) when it does not parse. */
+bool aw_hookreq_body(aw_req *req, json_t **out);
+
+/* /callbacks/{name}/...: run the callback hooks (no hook or no reply: 403). */
+void aw_hookreq_callback(aw_req *req, const char *name);
+
+/* §5.3 then §5.2 for /methods and /actions: creator yes, trustee no, a peer by its type's `category`
+ * rules for `name` ("" = the collection), falling back to the ACL. */
+bool aw_hookreq_may(aw_req *req, const char *category, const char *name);
+
+#endif
+
+/* Property hooks for a REST request on /properties/{name}[/...]: true when a hook matches op. */
+bool aw_hookreq_prop_match(aw_req *req, const char *name, unsigned op);
+/* Run them on `value` (stolen; may be NULL), then cont(req, status, value, ud) with the chain outcome
+ * (value borrowed). cont may run before this returns, or later on the loop. */
+typedef void (*aw_hookreq_prop_cont)(aw_req *req, int status, json_t *value, void *ud);
+void aw_hookreq_prop_run(aw_req *req, unsigned op, const char *name, json_t *value, aw_hookreq_prop_cont cont,
+                         void *ud);
+/* Collection reads: run the GET hooks of `name` synchronously on *value (replaced when transformed).
+ * Returns false when the entry is to be left out (hidden, rejected, or the hook would not answer at once). */
+bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value);
