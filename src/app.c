@@ -221,6 +221,9 @@ static void begin_shutdown(aw_app *app)
     app->stopping = true;
     pthread_mutex_unlock(&app->post_mu);
     AW_INFO(&app->log, "shutting down: no new connections, finishing requests in flight");
+    /* Held until shutdown_step: handles closed by the steps below must not bring the count to 0 (and
+     * run closed_cb) before the server has drained. */
+    app->closing_handles++;
     if (app->peer) aw_peer_engine_shutdown(app);
     aw_delivery_shutdown(app);
     aw_subscriber_shutdown(app);
@@ -229,8 +232,7 @@ static void begin_shutdown(aw_app *app)
 
 static void shutdown_step(aw_app *app)
 {
-    /* Called by the server once no request is in flight. */
-    app->closing_handles++; /* hold one count while we close our own handles */
+    /* Called by the server once no request is in flight; the count taken in begin_shutdown is held. */
     aw_server_close(app);
     app->closing_handles++;
     app->wakeup.data = app;

@@ -16,7 +16,7 @@
  *   - returns AW_HOOK_DONE without replying: it passes, and the next hook runs with the same input.
  * `ctx` stays valid until the reply (or until the hook timed out). Reply statuses:
  *   - 0: transform — `json` becomes the input of the next hook (NULL keeps the input);
- *   - 1..399: final answer — the chain stops (for methods/actions/resources/callbacks this is the HTTP
+ *   - 100..399: final answer — the chain stops (for methods/actions/resources/callbacks this is the HTTP
  *     status, e.g. 200 or 201; for property hooks it accepts `json` as the value);
  *   - >= 400: rejection — the chain stops and the request gets exactly that status, with `json` as the
  *     body when given (else {"error":{"code":N,"message":...}}).
@@ -85,7 +85,7 @@ int aw_hook_callback(aw_app *app, const char *name, aw_hook_fn fn, void *ud);
 int aw_hook_method(aw_app *app, const char *name, const aw_method_meta *meta, aw_hook_fn fn, void *ud);
 
 /* /actions/{name}: POST/PUT run the action (success status cfg.action_success_status, default 200 as the
- * reference; a hook reply with status 1..399 wins), GET reads its status, DELETE cancels (204). */
+ * reference; a hook reply with status 100..399 wins), GET reads its status, DELETE cancels (204). */
 int aw_hook_action(aw_app *app, const char *name, const aw_method_meta *meta, aw_hook_fn fn, void *ud);
 
 /* /resources/{name}/... any method: GET/PUT/DELETE answer 200, POST 201 unless the reply names a status.

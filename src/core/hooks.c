@@ -385,7 +385,11 @@ static void chain_continue(aw_hook_ctx *c)
             }
             free(c->timer);
             c->timer = NULL;
-            c->mode = MODE_WAIT; /* cannot arm a timer: fall back to waiting */
+            /* Cannot arm the timeout: give up now (503), unless the reply is already on its way. */
+            int exp0 = 0;
+            if (atomic_compare_exchange_strong(&c->st, &exp0, ST_TIMEDOUT)) finish(c, 503, NULL, true);
+            else if (atomic_load(&c->post_failed)) resume(c->app, c);
+            return;
         }
         if (c->mode == MODE_WAIT) {
             if (!wait_reply(c)) {
@@ -432,7 +436,7 @@ void aw_hooks_run(aw_hook_ctx *c, bool async_ok, aw_hooks_done_fn done, void *ud
 
 int aw_hook_reply(aw_hook_ctx *c, int status, json_t *json)
 {
-    if (!c || status < 0 || status > 599) return AW_EINVAL;
+    if (!c || (status != 0 && (status < 100 || status > 599))) return AW_EINVAL;
     pthread_mutex_lock(&c->mu);
     int old = atomic_load(&c->st);
     if (old & ST_TIMEDOUT) {
@@ -502,7 +506,8 @@ int aw_hooks_fire_lifecycle(aw_app *app, aw_lifecycle_event ev, aw_event_origin 
 
 json_t *aw_trust_rec_json(const aw_trust_rec *r); /* core/trust.c */
 
-int aw_hooks_fire_trust(aw_app *app, aw_lifecycle_event ev, aw_event_origin origin, const aw_trust_rec *rec, bool by_peer)
+int aw_hooks_fire_trust(aw_app *app, aw_lifecycle_event ev, aw_event_origin origin, const aw_trust_rec *rec,
+                        bool by_peer)
 {
     if (!rec || !aw_hooks_has_lifecycle(app, ev)) return 0;
     json_t *j = aw_trust_rec_json(rec);

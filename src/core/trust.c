@@ -104,7 +104,8 @@ int aw_trust_set_peer_approved(aw_app *app, const char *actor_id, const char *pe
     if (!t.peer_approved) {
         t.peer_approved = true;
         r = s->trusts->upsert(s, &t);
-        if (r == AW_OK && t.approved) aw_hooks_fire_trust(app, AW_EV_TRUST_FULLY_APPROVED_REMOTE, AW_ORIGIN_HTTP, &t, true);
+        if (r == AW_OK && t.approved)
+            aw_hooks_fire_trust(app, AW_EV_TRUST_FULLY_APPROVED_REMOTE, AW_ORIGIN_HTTP, &t, true);
     }
     aw_trust_rec_free(&t);
     return r;

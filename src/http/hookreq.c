@@ -140,23 +140,27 @@ void aw_hookreq_prop_run(aw_req *req, unsigned op, const char *name, json_t *val
     aw_hooks_run(c, true, prop_done, pr);
 }
 
-static void filter_done(aw_hook_ctx *ctx, int status, json_t *value, void *ud)
+typedef struct sync_out {
+    json_t *value;
+    int status;
+} sync_out;
+
+static void sync_done(aw_hook_ctx *ctx, int status, json_t *value, void *ud)
 {
-    json_t **slot = ud;
-    if (status >= 400 || status == AW_HOOKS_WOULDBLOCK) {
-        json_decref(*slot);
-        *slot = NULL;
-    } else if (value && value != *slot) {
-        json_decref(*slot);
-        *slot = json_incref(value);
+    sync_out *o = ud;
+    if (status >= 400) o->status = status;
+    else if (status == AW_HOOKS_WOULDBLOCK) o->status = 500;
+    else if (value && value != o->value) {
+        json_decref(o->value);
+        o->value = json_incref(value);
     }
 }
 
-bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value)
+int aw_hookreq_prop_sync(aw_req *req, unsigned op, const char *name, json_t **value)
 {
-    if (!aw_hooks_match(req->app, AW_HK_PROPERTY, name, AW_HOOK_PROP_GET)) return true;
-    aw_hook_ctx *c = aw_hooks_ctx_new(req->app, AW_HK_PROPERTY, name, "GET");
-    if (!c) return false;
+    if (!aw_hooks_match(req->app, AW_HK_PROPERTY, name, op)) return 0;
+    aw_hook_ctx *c = aw_hooks_ctx_new(req->app, AW_HK_PROPERTY, name, req->method);
+    if (!c) return 503;
     const char *seg = name;
     aw_hooks_ctx_set_path(c, &seg, 1);
     c->actor = aw_actor_from_rec(req->app, &req->actor);
@@ -169,8 +173,35 @@ bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value)
         snprintf(c->relationship, sizeof c->relationship, "%s", req->who.relationship);
     }
     snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id);
-    c->prop_op = AW_HOOK_PROP_GET;
+    c->prop_op = op;
     c->value = json_incref(*value);
-    aw_hooks_run(c, false, filter_done, value); /* synchronous */
-    return *value != NULL;
+    sync_out o = {json_incref(*value), 0};
+    aw_hooks_run(c, false, sync_done, &o); /* synchronous on the loop thread */
+    json_decref(*value);
+    *value = o.value;
+    return o.status;
+}
+
+bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value)
+{
+    if (aw_hookreq_prop_sync(req, AW_HOOK_PROP_GET, name, value) == 0) return true;
+    json_decref(*value);
+    *value = NULL;
+    return false;
+}
+
+int aw_hookreq_prop_post(aw_req *req, json_t *body)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        /* List creation and bulk item edits are list operations, not values. */
+        if (json_is_object(v) && (json_object_get(v, "_type") || json_object_get(v, "items"))) continue;
+        json_t *nv = json_incref(v);
+        int st = aw_hookreq_prop_sync(req, AW_HOOK_PROP_POST, k, &nv);
+        if (st == 0 && nv != v) json_object_set(body, k, nv ? nv : json_null());
+        json_decref(nv);
+        if (st) return st;
+    }
+    return 0;
 }

@@ -11,7 +11,7 @@
 aw_hook_ctx *aw_hookreq_ctx(aw_req *req, aw_hook_kind kind, const char *name, size_t first, json_t *value);
 
 /* Answer req from a chain outcome (see aw_hooks_done_fn): >= 400 and 504 as errors (the reply JSON as
- * the body when given), AW_HOOKS_WOULDBLOCK as 500, a status 1..399 as given, 0 / AW_HOOKS_UNHANDLED with
+ * the body when given), AW_HOOKS_WOULDBLOCK as 500, a status 100..399 as given, 0 / AW_HOOKS_UNHANDLED with
  * `success` (the caller maps UNHANDLED itself when it means "no handler"). 204 sends no body. */
 void aw_hookreq_reply(aw_req *req, int status, json_t *value, int success);
 
@@ -34,6 +34,12 @@ bool aw_hookreq_prop_match(aw_req *req, const char *name, unsigned op);
 typedef void (*aw_hookreq_prop_cont)(aw_req *req, int status, json_t *value, void *ud);
 void aw_hookreq_prop_run(aw_req *req, unsigned op, const char *name, json_t *value, aw_hookreq_prop_cont cont,
                          void *ud);
+/* Run the `op` hooks of `name` synchronously on *value (replaced when transformed; a hook that goes
+ * pending counts as a failure, 500). Returns 0, or the status to answer (a rejection, hide, 500). */
+int aw_hookreq_prop_sync(aw_req *req, unsigned op, const char *name, json_t **value);
+/* Collection POST: run the POST hooks (synchronously) on each value of `body`, replacing transformed
+ * values in place. Returns 0, or the status to answer. */
+int aw_hookreq_prop_post(aw_req *req, json_t *body);
 /* Collection reads: run the GET hooks of `name` synchronously on *value (replaced when transformed).
  * Returns false when the entry is to be left out (hidden, rejected, or the hook would not answer at once). */
 bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value);

@@ -344,7 +344,9 @@ static void post_collection(aw_req *req)
             }
         }
     }
-    if (!aw_props_begin(req)) {
+    int hs = aw_hookreq_prop_post(req, body); /* property hooks may transform or refuse values */
+    if (hs || !aw_props_begin(req)) {
+        if (hs) aw_hookreq_reply(req, hs, NULL, 201);
         json_decref(body);
         return;
     }

@@ -29,6 +29,7 @@ typedef struct aw_req {
     aw_buf body;
     bool body_too_large;
     bool started;
+    bool routed;                /* dispatched to a handler (counts for the shutdown drain) */
     json_t *form;               /* form fields (application/x-www-form-urlencoded), or NULL */
     struct MHD_PostProcessor *pp;
     char request_id[80];

@@ -23,6 +23,9 @@ typedef struct aw_server {
     uv_timer_t kick;
     uint16_t port;
     size_t in_flight;          /* requests started and not yet completed */
+    size_t active;             /* of those, requests whose whole body arrived and that were dispatched */
+    uint64_t quiesce_ms;       /* when quiescing began (monotonic) */
+    uv_timer_t upload;         /* re-check the drain when the upload grace ends */
     bool quiescing;
     void (*drained)(aw_app *app);
     bool drained_called;
@@ -32,6 +35,9 @@ typedef struct aw_server {
 } aw_server;
 
 static void drive(aw_server *s);
+static void check_drained(aw_server *s);
+
+#define UPLOAD_GRACE_MS 3000
 
 static void on_poll(uv_poll_t *p, int status, int events) { drive(p->data); }
 static void on_timer(uv_timer_t *t) { drive(t->data); }
@@ -61,7 +67,11 @@ static void on_drained(uv_timer_t *t)
  * loop turn, never inside MHD_run. */
 static void check_drained(aw_server *s)
 {
-    if (s->quiescing && s->in_flight == 0 && !s->drained_called) {
+    /* Dispatched requests hold the shutdown until answered. Requests still receiving their body hold it
+     * for at most UPLOAD_GRACE_MS: a client that stalls or vanishes mid-body must not (libmicrohttpd
+     * 0.9.75 in epoll mode may miss a FIN that arrives together with the data). */
+    bool uploads_done = s->in_flight == s->active || aw_mono_ms() >= s->quiesce_ms + UPLOAD_GRACE_MS;
+    if (s->quiescing && s->active == 0 && uploads_done && !s->drained_called) {
         s->drained_called = true;
         uv_timer_stop(&s->grace);
         uv_timer_start(&s->grace, on_drained, 0, 0);
@@ -245,6 +255,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
                                                                                       : "not found");
         } else {
             apply_method_override(req);
+            req->routed = true;
+            s->active++;
             aw_route(req);
         }
     }
@@ -269,6 +281,7 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls, 
         aw_logf(&s->app->log, AW_LOG_INFO, "req %s %s %s -> %d %.2fms%s", req->request_id, req->orig_method, path,
                 req->status, ms, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     }
+    if (req->routed) s->active--;
     req_free(req);
     s->in_flight--;
     check_drained(s);
@@ -328,7 +341,8 @@ int aw_server_start(aw_app *app)
     uv_timer_init(app->loop, &s->timer);
     uv_timer_init(app->loop, &s->kick);
     uv_timer_init(app->loop, &s->grace);
-    s->poll.data = s->timer.data = s->kick.data = s->grace.data = s;
+    uv_timer_init(app->loop, &s->upload);
+    s->poll.data = s->timer.data = s->kick.data = s->grace.data = s->upload.data = s;
     uv_poll_start(&s->poll, UV_READABLE, on_poll);
     drive(s);
     AW_INFO(&app->log, "listening on http://%s:%u (base %s)", app->cfg.listen_host, (unsigned)s->port,
@@ -339,8 +353,15 @@ int aw_server_start(aw_app *app)
 static void on_grace(uv_timer_t *t)
 {
     aw_server *s = t->data;
-    AW_WARN(&s->app->log, "shutdown: %zu request(s) still in flight after the grace period", s->in_flight);
-    s->in_flight = 0;
+    AW_WARN(&s->app->log, "shutdown: %zu request(s) still in flight after the grace period", s->active);
+    s->active = 0;
+    check_drained(s);
+}
+
+static void on_upload_grace(uv_timer_t *t)
+{
+    aw_server *s = t->data;
+    drive(s);
     check_drained(s);
 }
 
@@ -355,7 +376,9 @@ void aw_server_quiesce(aw_app *app, void (*drained)(aw_app *app))
     s->drained = drained;
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET) close(fd);
+    s->quiesce_ms = aw_mono_ms();
     uv_timer_start(&s->grace, on_grace, 15000, 0);
+    uv_timer_start(&s->upload, on_upload_grace, UPLOAD_GRACE_MS + 10, 0);
     /* Idle keep-alive connections do not count as in flight: only requests do. */
     check_drained(s);
 }
@@ -373,8 +396,8 @@ void aw_server_close(aw_app *app)
     }
     if (uv_is_active((uv_handle_t *)&s->poll) || s->poll.loop) {
         uv_handle_t *hs[] = {(uv_handle_t *)&s->poll, (uv_handle_t *)&s->timer, (uv_handle_t *)&s->kick,
-                             (uv_handle_t *)&s->grace};
-        for (size_t i = 0; i < 4; i++) {
+                             (uv_handle_t *)&s->grace, (uv_handle_t *)&s->upload};
+        for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {
             if (!hs[i]->loop || uv_is_closing(hs[i])) continue;
             app->closing_handles++;
             uv_close(hs[i], on_closed);

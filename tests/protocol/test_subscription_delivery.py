@@ -325,6 +325,32 @@ class Delivery(unittest.TestCase):
             doc = json.loads(resp.read())
         self.assertEqual(doc["data"], {"big": big})
 
+    def test_sharded_publisher_keeps_order(self):
+        """Several shards share the outbox: each subscription still gets every sequence once, in order."""
+        pub = awtest.Daemon("--auto-accept", "--default-relationship", "friend", shards=3).start()
+        self.daemons.append(pub)
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        subids = [f.subscribe(b) for _ in range(3)]
+        n_threads, per = 4, 15
+
+        def writer(t):
+            for i in range(per):
+                r = b.req("PUT", "/properties/w%d" % t, body="v%d" % i)
+                assert r.status == 204, r
+        ts = [threading.Thread(target=writer, args=(t,)) for t in range(n_threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        total = n_threads * per
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 3 * total, timeout=30), len(f.accepted()))
+        time.sleep(0.5)
+        for sid in subids:
+            seqs = [c[1] for c in f.accepted() if c[3]["subscriptionid"] == sid]
+            self.assertEqual(seqs, list(range(1, total + 1)), sid)
+
     # ------------------------------------------------------------------ three daemons
 
     def test_one_publisher_two_subscriber_daemons(self):

@@ -514,9 +514,8 @@ static void http_hooks(aw_app *app)
     assert_int_equal(aw_hook_resource(app, "things", async_hook, (void *)1), AW_OK);
     assert_int_equal(aw_hook_resource(app, "stuck", silent_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_callback(app, "bot", callback_hook, NULL), AW_OK);
-    assert_int_equal(aw_hook_property(app, "shout", AW_HOOK_PROP_PUT, upper_hook, NULL), AW_OK);
-    assert_int_equal(aw_hook_property(app, "locked", AW_HOOK_PROP_PUT | AW_HOOK_PROP_DELETE, reject_hook, NULL),
-                     AW_OK);
+    assert_int_equal(aw_hook_property(app, "shout", AW_HOOK_PROP_PUT | AW_HOOK_PROP_POST, upper_hook, NULL), AW_OK);
+    assert_int_equal(aw_hook_property(app, "locked", AW_HOOK_PROP_ALL & ~AW_HOOK_PROP_GET, reject_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_property(app, "secret", AW_HOOK_PROP_GET, hide_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_property(app, "later", AW_HOOK_PROP_GET, async_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_lifecycle(app, AW_EV_ACTOR_CREATED, on_created, NULL), AW_OK);
@@ -559,6 +558,13 @@ static void test_http_hooks(void **st)
     assert_string_equal(resp, "\"QUIET\"");
     snprintf(url, sizeof url, "%s/properties/locked", root);
     assert_int_equal(http("PUT", url, "1", auth, resp), 403);
+    assert_int_equal(http("DELETE", url, NULL, auth, resp), 403);
+    snprintf(url, sizeof url, "%s/properties", root);
+    assert_int_equal(http("POST", url, "{\"shout\":\"posted\"}", auth, resp), 201);
+    assert_int_equal(http("POST", url, "{\"shout\":\"x\",\"locked\":2}", auth, resp), 403);
+    snprintf(url, sizeof url, "%s/properties/shout", root);
+    assert_int_equal(http("GET", url, NULL, auth, resp), 200);
+    assert_string_equal(resp, "POSTED"); /* a posted string is stored as text (protocol.md §6.4) */
     snprintf(url, sizeof url, "%s/properties/secret", root);
     assert_int_equal(http("GET", url, NULL, auth, resp), 404);
     snprintf(url, sizeof url, "%s/properties/later", root);
@@ -654,12 +660,85 @@ static void test_http_hooks(void **st)
     unserve(&s);
 }
 
+/* ------------------------------------------------------------------ trust lifecycle events */
+
+static int ev_counts[AW_EV_COUNT];
+static int ev_origin[AW_EV_COUNT];
+static int decision = AW_TRUST_DEFAULT;
+
+static int on_event(aw_app *app, const aw_lifecycle_info *info, void *ud)
+{
+    ev_counts[info->event]++;
+    ev_origin[info->event] = (int)info->origin;
+    if (info->event == AW_EV_TRUST_REQUEST_RECEIVED) {
+        assert_non_null(info->peer_id);
+        assert_non_null(info->record);
+        return decision;
+    }
+    return 0;
+}
+
+static void trust_hooks(aw_app *app)
+{
+    for (int e = 0; e < AW_EV_COUNT; e++)
+        assert_int_equal(aw_hook_lifecycle(app, (aw_lifecycle_event)e, on_event, NULL), AW_OK);
+    assert_int_equal(aw_hook_lifecycle(app, AW_EV_COUNT, on_event, NULL), AW_EINVAL);
+}
+
+static void test_trust_lifecycle(void **st)
+{
+    served s;
+    serve(&s, 0, trust_hooks);
+    memset(ev_counts, 0, sizeof ev_counts);
+    aw_actor *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(aw_actor_create(s.app, "a", NULL, NULL, &a), AW_OK);
+    assert_int_equal(aw_actor_create(s.app, "b", NULL, NULL, &b), AW_OK);
+    assert_int_equal(aw_actor_create(s.app, "c", NULL, NULL, &c), AW_OK);
+    assert_int_equal(ev_counts[AW_EV_ACTOR_CREATED], 3);
+    assert_int_equal(ev_origin[AW_EV_ACTOR_CREATED], AW_ORIGIN_SDK);
+
+    /* The hook approves at once: 201, and both sides end fully approved. */
+    decision = AW_TRUST_APPROVE;
+    aw_result *res = NULL;
+    assert_int_equal(aw_trust_create_reciprocal(s.app, aw_actor_id(a), aw_actor_root_url(b), "friend", "t", NULL, &res),
+                     AW_OK);
+    assert_int_equal(aw_result_http_status(res), 201);
+    aw_result_unref(res);
+    assert_int_equal(ev_counts[AW_EV_TRUST_REQUEST_RECEIVED], 1);
+    assert_int_equal(ev_counts[AW_EV_TRUST_INITIATED], 1);
+    assert_int_equal(ev_counts[AW_EV_TRUST_APPROVED], 1);
+    assert_int_equal(ev_counts[AW_EV_TRUST_FULLY_APPROVED_LOCAL], 1);
+    assert_int_equal(ev_counts[AW_EV_TRUST_FULLY_APPROVED_REMOTE], 1);
+
+    /* The hook denies: 403 to the initiator. */
+    decision = AW_TRUST_DENY;
+    res = NULL;
+    assert_int_not_equal(aw_trust_create_reciprocal(s.app, aw_actor_id(a), aw_actor_root_url(c), "friend", "t", NULL,
+                                                    &res),
+                         AW_OK);
+    assert_int_equal(aw_result_http_status(res), 403);
+    aw_result_unref(res);
+    decision = AW_TRUST_DEFAULT;
+
+    /* Deleting a ends its trust with a notice to b: trust_deleted on both sides. */
+    assert_int_equal(aw_actor_delete(a), AW_OK);
+    assert_int_equal(ev_counts[AW_EV_ACTOR_DELETED], 1);
+    assert_int_equal(ev_origin[AW_EV_ACTOR_DELETED], AW_ORIGIN_SDK);
+    assert_int_equal(ev_counts[AW_EV_ACTOR_DELETED_COMPLETE], 1);
+    assert_int_equal(ev_counts[AW_EV_TRUST_DELETED], 2);
+    aw_actor_unref(a);
+    aw_actor_unref(b);
+    aw_actor_unref(c);
+    unserve(&s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_actor_lifecycle), cmocka_unit_test(test_properties), cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_two_apps),        cmocka_unit_test(test_sdk_hooks),  cmocka_unit_test(test_http_hooks),
+        cmocka_unit_test(test_trust_lifecycle),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
