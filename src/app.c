@@ -174,16 +174,19 @@ int aw_app_post(aw_app *app, void (*fn)(aw_app *app, void *ud), void *ud)
     p->ud = ud;
     p->next = NULL;
     pthread_mutex_lock(&app->post_mu);
-    if (!app->attached || app->stopping || atomic_load(&app->stop_requested)) {
+    if (app->stopping || atomic_load(&app->stop_requested)) {
         pthread_mutex_unlock(&app->post_mu);
         free(p);
         return AW_ESHUTDOWN;
     }
+    /* Before the loop runs, closures wait in the queue: a thread may start work right after it started
+     * aw_app_run() on another thread, without a "ready" handshake. */
     if (app->post_tail) app->post_tail->next = p;
     else app->post_head = p;
     app->post_tail = p;
+    bool running = app->attached;
     pthread_mutex_unlock(&app->post_mu);
-    uv_async_send(&app->wakeup);
+    if (running) uv_async_send(&app->wakeup);
     return AW_OK;
 }
 
@@ -266,7 +269,11 @@ int aw_app_attach(aw_app *app, uv_loop_t *loop)
     app->housekeeping.data = app;
     uv_timer_start(&app->housekeeping, on_housekeeping, 1000, 1000);
     uv_unref((uv_handle_t *)&app->housekeeping);
+    pthread_mutex_lock(&app->post_mu);
     app->attached = true;
+    bool queued = app->post_head != NULL;
+    pthread_mutex_unlock(&app->post_mu);
+    if (queued) uv_async_send(&app->wakeup);
     char rnd[9];
     aw_rand_hex(rnd, 4);
     snprintf(app->shard_id, sizeof app->shard_id, "%d-%s", (int)getpid(), rnd);

@@ -58,7 +58,8 @@ int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *
     if (req->headers)
         for (const char *const *h = req->headers; *h; h++)
             if (has_crlf(*h) || !strchr(*h, ':')) return AW_EINVAL;
-    if (!app->peer) return AW_ESHUTDOWN;
+    /* app->peer is not read here: a start from another thread before the loop runs is queued (aw_app_post)
+     * and judged on the loop (posted_start). */
     char *origin = NULL;
     int r = aw_url_origin(req->url, &origin);
     if (r != AW_OK) return r;
