@@ -139,6 +139,7 @@ def main():
             time.sleep(1)
         daemons = [pub] + subs
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
+        me0 = sum(os.times()[:2])
         t0 = time.time()
         for i in range(BURST):
             r = b.req("PUT", "/properties/burst%d" % i, body="value-%d" % i)
@@ -152,8 +153,9 @@ def main():
         cpu = [cpu_s(d.proc.pid) - c for d, c in zip(daemons, cpu0)]
         log("(a) throughput: %d callbacks in %.3f s (PUTs took %.3f s) -> %.0f callbacks/s"
             % (total, t1 - t0, t_put - t0, total / (t1 - t0)))
-        log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s (wall %.2f s, %d cores)"
-            % (cpu[0], cpu[1], cpu[2], t1 - t0, os.cpu_count()))
+        log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s, this poller %.2f s "
+            "(wall %.2f s, %d cores, load average %.1f)"
+            % (cpu[0], cpu[1], cpu[2], sum(os.times()[:2]) - me0, t1 - t0, os.cpu_count(), os.getloadavg()[0]))
         # Honesty check: every mirror got there by callbacks (no failed/given-up deliveries, no pull syncs).
         warn = [sum(1 for line in d.read_log().splitlines() if "delivery:" in line or "subscriber:" in line)
                 for d in daemons]

@@ -516,6 +516,8 @@ int aw_hooks_fire_trust(aw_app *app, aw_lifecycle_event ev, aw_event_origin orig
     return d;
 }
 
+bool aw_hooks_has_sub_data(aw_app *app) { return app->hooks && app->hooks->nsd > 0; }
+
 void aw_hooks_fire_sub_data(aw_app *app, const char *actor_id, const char *peerid, const char *subid,
                             const char *target, const char *subtarget, const char *resource, json_t *data,
                             int64_t seq, const char *kind)

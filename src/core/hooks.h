@@ -102,6 +102,9 @@ int aw_hooks_fire_trust(aw_app *app, aw_lifecycle_event ev, aw_event_origin orig
 /* True when some hook is registered for `ev`. */
 bool aw_hooks_has_lifecycle(aw_app *app, aw_lifecycle_event ev);
 
+/* True when a subscription data hook is registered. */
+bool aw_hooks_has_sub_data(aw_app *app);
+
 /* Subscription data hook (called by core/subscriber.c after sequencing and storage). kind: "diff",
  * "resync" or "baseline". Synchronous; failures are logged. */
 void aw_hooks_fire_sub_data(aw_app *app, const char *actor_id, const char *peerid, const char *subid,

@@ -4,6 +4,7 @@
 
 #include <actingweb/peer.h>
 
+#include "core/hooks.h"
 #include "core/remote_store.h"
 #include "core/subscribe.h"
 #include "core/subscriber.h"
@@ -237,7 +238,18 @@ static void on_end_notified(const aw_result *res, void *ud)
     if (st != AW_OK)
         AW_WARN(&o->app->log, "subscription %s: peer %s was not told of its end (%s)", o->subid, o->peer,
                 aw_strerror(st));
+    aw_sub_rec rec;
+    bool inbound = o->app->store->subs->get(o->app->store, o->actor, o->subid, &rec) == AW_OK && !rec.callback;
     int r = o->app->store->subs->del(o->app->store, o->actor, o->subid);
+    if (r == AW_OK && inbound) {
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", rec.actor, "peerid", rec.peerid,
+                              "subscriptionid", rec.subid, "target", rec.target, "subtarget", rec.subtarget,
+                              "resource", rec.resource, "granularity", rec.granularity);
+        aw_hooks_fire_lifecycle(o->app, AW_EV_SUBSCRIPTION_DELETED, AW_ORIGIN_SDK, o->actor, o->peer, NULL, o->subid, j,
+                                false);
+        json_decref(j);
+    }
+    if (inbound) aw_sub_rec_free(&rec);
     if (r == AW_OK || r == AW_ENOTFOUND) r = aw_subscriber_forget_publisher_if_unused(o->app, o->actor, o->peer);
     finish(o, r, st == AW_OK ? NULL : aw_result_message(res));
 }

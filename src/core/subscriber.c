@@ -6,6 +6,7 @@
 
 #include <actingweb/peer.h>
 
+#include "core/hooks.h"
 #include "core/remote_store.h"
 #include "core/subscriber.h"
 #include "util/json.h"
@@ -26,6 +27,7 @@ typedef struct aw_subscriber {
     bool closing;
     unsigned ticks;
     busy_node *busy; /* mirrors with a sync/ack in flight (no second one is started) */
+    json_t *fires;   /* data-hook calls waiting for the current transaction to commit */
 } aw_subscriber;
 
 /* ------------------------------------------------------------------ helpers */
@@ -62,10 +64,29 @@ static void busy_release(aw_app *app, const char *what, const char *actor, const
     }
 }
 
+/* Data-hook notifications collected while a transaction applies data; fired once it commits. */
+static void fires_flush(aw_app *app, bool fire)
+{
+    aw_subscriber *sb = app->subscriber;
+    if (!sb || !sb->fires) return;
+    json_t *list = sb->fires;
+    sb->fires = NULL;
+    size_t i;
+    json_t *f;
+    if (fire)
+        json_array_foreach(list, i, f)
+            aw_hooks_fire_sub_data(app, aw_json_str(f, "actor"), aw_json_str(f, "peer"), aw_json_str(f, "subid"),
+                                   aw_json_str(f, "target"), aw_json_str(f, "subtarget"), aw_json_str(f, "resource"),
+                                   json_object_get(f, "data"), json_integer_value(json_object_get(f, "seq")),
+                                   aw_json_str(f, "kind"));
+    json_decref(list);
+}
+
 static int txn_end(aw_app *app, int r)
 {
-    if (r == AW_OK) return app->store->commit(app->store);
-    app->store->rollback(app->store);
+    if (r == AW_OK) r = app->store->commit(app->store);
+    else app->store->rollback(app->store);
+    fires_flush(app, r == AW_OK);
     return r;
 }
 
@@ -78,8 +99,18 @@ static int peer_call(aw_app *app, const char *actor, const char *peer, const cha
     int r = app->store->trusts->get(app->store, actor, peer, &t);
     if (r != AW_OK) return r == AW_ENOTFOUND ? AW_ENOTRUST : r;
     aw_buf u = AW_BUF_INIT;
-    if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8)) aw_buf_puts(&u, path);
-    else aw_buf_printf(&u, "%s%s", t.baseuri, path);
+    if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8)) {
+        /* An absolute URL from a callback body gets our bearer secret only when it lies below the
+         * publisher's own root: a callback must not make us hand the secret to another host. */
+        size_t n = strlen(t.baseuri);
+        if (strncmp(path, t.baseuri, n) != 0 || path[n] != '/') {
+            aw_trust_rec_free(&t);
+            return AW_EINVAL;
+        }
+        aw_buf_puts(&u, path);
+    } else {
+        aw_buf_printf(&u, "%s%s", t.baseuri, path);
+    }
     char *url = aw_buf_take(&u);
     aw_peer_request pr = {.method = method, .url = url, .bearer = t.secret, .json = body};
     r = url ? aw_peer_request_async(app, &pr, NULL, cb, ud, NULL) : AW_ENOMEM;
@@ -99,9 +130,20 @@ static char *scope_path(const aw_sub_rec *s)
     return aw_buf_take(&b);
 }
 
-static int apply(aw_app *app, const aw_sub_rec *sub, json_t *data, aw_apply_kind kind)
+static int apply(aw_app *app, const aw_sub_rec *sub, json_t *data, aw_apply_kind kind, int64_t seq)
 {
-    return aw_remote_apply(app, sub->actor, sub->peerid, sub->subtarget, sub->resource, data, kind);
+    int r = aw_remote_apply(app, sub->actor, sub->peerid, sub->subtarget, sub->resource, data, kind);
+    aw_subscriber *sb = app->subscriber;
+    if (r == AW_OK && sb && data && aw_hooks_has_sub_data(app)) {
+        if (!sb->fires) sb->fires = json_array();
+        static const char *const kinds[] = {"diff", "resync", "baseline"};
+        json_array_append_new(sb->fires,
+                              json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:I,s:s}", "actor", sub->actor, "peer",
+                                        sub->peerid, "subid", sub->subid, "target", sub->target, "subtarget",
+                                        sub->subtarget, "resource", sub->resource, "data", data, "seq",
+                                        (json_int_t)seq, "kind", kinds[kind]));
+    }
+    return r;
 }
 
 typedef struct pend_item {
@@ -138,7 +180,7 @@ static int drain_pending(aw_app *app, const aw_sub_rec *sub, int64_t *last)
         if (l.v[i].seq != *last + 1) break;
         json_t *data = json_object_get(l.v[i].body, "data");
         if (!data) break;
-        r = apply(app, sub, data, AW_APPLY_DIFF);
+        r = apply(app, sub, data, AW_APPLY_DIFF, l.v[i].seq);
         if (r == AW_OK) *last = l.v[i].seq;
     }
     for (size_t i = 0; i < l.n; i++) json_decref(l.v[i].body);
@@ -230,7 +272,7 @@ static void on_scope(const aw_result *res, void *ud)
             r = s->subs->get(s, c->actor, c->subid, &sub);
             have = r == AW_OK;
         }
-        if (r == AW_OK) r = apply(app, &sub, data, c->kind);
+        if (r == AW_OK) r = apply(app, &sub, data, c->kind, c->set_seq);
         int64_t last = have && sub.sequence > c->set_seq ? sub.sequence : c->set_seq;
         if (c->kind == AW_APPLY_RESYNC) last = c->set_seq;
         if (r == AW_OK) r = drain_pending(app, &sub, &last);
@@ -350,7 +392,7 @@ static void on_sync_diffs(const aw_result *res, void *ud)
             need_baseline = true;
             break;
         }
-        r = apply(app, &sub, json_object_get(d, "data"), AW_APPLY_DIFF);
+        r = apply(app, &sub, json_object_get(d, "data"), AW_APPLY_DIFF, seq);
         if (r == AW_OK) {
             last = seq;
             applied++;
@@ -462,7 +504,7 @@ static void on_low_fetched(const aw_result *res, void *ud)
         if (c->seq <= last) {
             /* applied meanwhile */
         } else if (fetched && c->seq == last + 1) {
-            r = apply(app, &sub, data, AW_APPLY_DIFF);
+            r = apply(app, &sub, data, AW_APPLY_DIFF, c->seq);
             if (r == AW_OK) last = c->seq;
             if (r == AW_OK) r = drain_pending(app, &sub, &last);
             if (r == AW_OK) r = s->subs->set_state(s, c->actor, c->subid, last, -1, -1);
@@ -524,7 +566,7 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
     bool full = false;
     if (type && !strcmp(type, "resync")) {
         if (data) {
-            r = apply(app, &sub, data, AW_APPLY_RESYNC);
+            r = apply(app, &sub, data, AW_APPLY_RESYNC, c->seq);
             if (r == AW_OK) r = s->pending->del_upto(s, actor, subid, -1);
             if (r == AW_OK) r = s->subs->set_state(s, actor, subid, c->seq, -1, 0);
             r = txn_end(app, r);
@@ -574,7 +616,7 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
         }
         return;
     }
-    if (data) r = apply(app, &sub, data, AW_APPLY_DIFF);
+    if (data) r = apply(app, &sub, data, AW_APPLY_DIFF, c->seq);
     if (r == AW_OK) last = c->seq;
     if (r == AW_OK) r = drain_pending(app, &sub, &last);
     if (r == AW_OK) r = s->subs->set_state(s, actor, subid, last, -1, -1);
@@ -643,6 +685,7 @@ void aw_subscriber_free(aw_app *app)
 {
     aw_subscriber *sb = app->subscriber;
     if (!sb) return;
+    json_decref(sb->fires);
     while (sb->busy) {
         busy_node *n = sb->busy;
         sb->busy = n->next;

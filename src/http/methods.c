@@ -110,6 +110,7 @@ void aw_ep_methods(aw_req *req)
             value = json_incref(json_object_get(body, "params"));
             json_decref(body);
             if (!have) {
+                json_decref(value);
                 call_done(NULL, AW_HOOKS_UNHANDLED, NULL, c);
                 return;
             }

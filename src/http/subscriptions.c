@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hooks.h"
 #include "core/subscribe.h"
 #include "http/endpoints.h"
 #include "util/json.h"
@@ -193,8 +194,14 @@ static void one_sub(aw_req *req, const char *peer, const char *subid)
         int r = s->subs->get(s, req->actor.id, subid, &rec);
         if (r == AW_OK) {
             bool mine = !strcmp(rec.peerid, peer);
-            aw_sub_rec_free(&rec);
             r = mine ? s->subs->del(s, req->actor.id, subid) : AW_OK;
+            if (r == AW_OK && mine && !rec.callback) { /* an inbound subscription ended by its peer */
+                json_t *j = sub_json(&rec);
+                aw_hooks_fire_lifecycle(req->app, AW_EV_SUBSCRIPTION_DELETED, AW_ORIGIN_HTTP, req->actor.id, peer,
+                                        NULL, subid, j, true);
+                json_decref(j);
+            }
+            aw_sub_rec_free(&rec);
         }
         /* Ref answers 204 for unknown ids too (protocol.md §13 #27); a peer deleting twice is not an error. */
         if (r != AW_OK && r != AW_ENOTFOUND) aw_req_reply_status(req, r, "subscription");
