@@ -239,7 +239,8 @@ static void on_end_notified(const aw_result *res, void *ud)
         AW_WARN(&o->app->log, "subscription %s: peer %s was not told of its end (%s)", o->subid, o->peer,
                 aw_strerror(st));
     aw_sub_rec rec;
-    bool inbound = o->app->store->subs->get(o->app->store, o->actor, o->subid, &rec) == AW_OK && !rec.callback;
+    bool got = o->app->store->subs->get(o->app->store, o->actor, o->subid, &rec) == AW_OK;
+    bool inbound = got && !rec.callback;
     int r = o->app->store->subs->del(o->app->store, o->actor, o->subid);
     if (r == AW_OK && inbound) {
         json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", rec.actor, "peerid", rec.peerid,
@@ -249,7 +250,7 @@ static void on_end_notified(const aw_result *res, void *ud)
                                 false);
         json_decref(j);
     }
-    if (inbound) aw_sub_rec_free(&rec);
+    if (got) aw_sub_rec_free(&rec);
     if (r == AW_OK || r == AW_ENOTFOUND) r = aw_subscriber_forget_publisher_if_unused(o->app, o->actor, o->peer);
     finish(o, r, st == AW_OK ? NULL : aw_result_message(res));
 }
