@@ -7,6 +7,7 @@
 #include "core/changes.h"
 #include "core/diff.h"
 #include "core/perms.h"
+#include "core/trust_types.h"
 #include "peer/delivery.h"
 #include "util/json.h"
 #include "util/time.h"
@@ -20,34 +21,20 @@ typedef struct reg_ctx {
     json_t *blob;
     int status;
     int registered;
+    char ts[32];
+    int64_t now_ms;
 } reg_ctx;
 
-/* Drop what the subscriber may not read. Returns the (possibly reduced) diff or NULL when nothing is left. */
-static json_t *filter_by_permission(reg_ctx *c, const aw_sub_rec *sub, json_t *diff, int *status)
+/* Drop what the subscriber may not read (its trust type's defaults merged with its override). Returns
+ * the (possibly reduced) diff, or NULL when nothing is left. */
+static json_t *filter_by_permission(reg_ctx *c, const aw_sub_rec *sub, const char *relationship, json_t *ovr,
+                                    json_t *diff)
 {
     if (strcmp(c->target, "properties") != 0) return diff;
-    aw_store *s = c->app->store;
-    aw_trust_rec t;
-    int r = s->trusts->get(s, c->actor, sub->peerid, &t);
-    if (r == AW_ENOTFOUND) {
-        json_decref(diff);
-        return NULL;
-    }
-    if (r != AW_OK) {
-        *status = r;
-        json_decref(diff);
-        return NULL;
-    }
-    aw_principal who = {.kind = AW_WHO_PEER, .approved = t.approved};
-    snprintf(who.peerid, sizeof who.peerid, "%s", t.peerid);
-    snprintf(who.relationship, sizeof who.relationship, "%s", t.relationship);
-    aw_trust_rec_free(&t);
+    const json_t *defaults = aw_trust_type_permissions(relationship);
     const char *name = *sub->subtarget ? sub->subtarget : c->c_sub;
     if (name && *name) {
-        int st = AW_OK;
-        aw_perm_decision d = aw_perms_check(c->app, c->actor, &who, "properties", name, "read", &st);
-        if (st != AW_OK) *status = st;
-        if (d == AW_PERM_DENIED) {
+        if (aw_perms_evaluate(defaults, ovr, "properties", name, "read") == AW_PERM_DENIED) {
             json_decref(diff);
             return NULL;
         }
@@ -58,10 +45,7 @@ static json_t *filter_by_permission(reg_ctx *c, const aw_sub_rec *sub, json_t *d
     const char *k;
     json_t *v, *tmp;
     json_object_foreach_safe(diff, tmp, k, v) {
-        int st = AW_OK;
-        if (aw_perms_check(c->app, c->actor, &who, "properties", k, "read", &st) == AW_PERM_DENIED)
-            json_object_del(diff, k);
-        if (st != AW_OK) *status = st;
+        if (aw_perms_evaluate(defaults, ovr, "properties", k, "read") == AW_PERM_DENIED) json_object_del(diff, k);
     }
     if (json_object_size(diff) == 0) {
         json_decref(diff);
@@ -70,14 +54,20 @@ static json_t *filter_by_permission(reg_ctx *c, const aw_sub_rec *sub, json_t *d
     return diff;
 }
 
-static int register_one(const aw_sub_rec *sub, void *ud)
+static int register_one(const aw_sub_rec *sub, const char *relationship, bool approved, const char *override_json,
+                        void *ud)
 {
     reg_ctx *c = ud;
+    if (!relationship) return AW_OK; /* the trust is gone: nobody to tell */
     json_t *diff = aw_diff_shape(sub->subtarget, sub->resource, c->c_sub, c->c_res, c->blob);
     if (!diff) return AW_OK;
-    int st = AW_OK;
-    diff = filter_by_permission(c, sub, diff, &st);
-    if (st != AW_OK) return st;
+    json_t *ovr = override_json ? json_loads(override_json, 0, NULL) : NULL;
+    if (override_json && !ovr) {
+        json_decref(diff);
+        return AW_ESTORAGE; /* an unreadable override fails closed */
+    }
+    diff = filter_by_permission(c, sub, relationship, ovr, diff);
+    json_decref(ovr);
     if (!diff) return AW_OK;
     aw_store *s = c->app->store;
     int64_t seq = 0;
@@ -86,9 +76,7 @@ static int register_one(const aw_sub_rec *sub, void *ud)
     json_decref(diff);
     if (r != AW_OK) return r;
     if (!txt) return AW_ENOMEM;
-    char ts[32];
-    aw_time_iso(ts);
-    r = s->subs->diff_add(s, c->actor, sub->subid, seq, ts, txt);
+    r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
     free(txt);
     if (r == AW_OK && strcmp(sub->granularity, "none") != 0) {
         aw_outbox_job j = {.actor = (char *)c->actor,
@@ -96,7 +84,7 @@ static int register_one(const aw_sub_rec *sub, void *ud)
                            .peerid = sub->peerid,
                            .seq = seq,
                            .kind = "diff",
-                           .due_ms = aw_time_ms()};
+                           .due_ms = c->now_ms};
         r = s->outbox->add(s, &j);
         if (r == AW_OK) c->registered++;
     }
@@ -106,13 +94,13 @@ static int register_one(const aw_sub_rec *sub, void *ud)
 int aw_changes_register(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
                         const char *resource, json_t *blob)
 {
-    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0};
+    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, "", aw_time_ms()};
+    aw_time_iso(c.ts);
     /* A suspended target registers nothing; its subscribers get a resync on resume. */
     int r = app->store->subs->is_suspended(app->store, actor_id, target, subtarget ? subtarget : "");
     if (r == AW_OK) return AW_OK;
     if (r != AW_ENOTFOUND) return r;
-    aw_sub_filter f = {.target = target, .callback = 0};
-    r = app->store->subs->each(app->store, actor_id, &f, register_one, &c);
+    r = app->store->subs->each_for_change(app->store, actor_id, target, register_one, &c);
     if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
     return r;
 }

@@ -38,6 +38,7 @@ typedef struct aw_delivery {
     /* completed job ids, deleted in one transaction per loop turn */
     int64_t *done_ids;
     size_t n_done, cap_done;
+    bool breaker_known; /* some peer may have breaker state in storage (else skip the reads) */
     int64_t delivered;  /* counters for tests and benchmarks */
     int64_t failed;
 } aw_delivery;
@@ -49,6 +50,14 @@ typedef struct job_ctx {
 } job_ctx;
 
 static void schedule_claim(aw_delivery *d, uint64_t delay_ms);
+
+/* After a completion, claim again only once a quarter of the slots is free (or nothing is in flight):
+ * each claim is a write transaction, so fewer, larger batches cost much less per callback. The poll
+ * timer still runs for anything left. */
+static bool claim_worthwhile(const aw_delivery *d)
+{
+    return d->in_flight == 0 || d->max_in_flight - d->in_flight >= d->max_in_flight / 4;
+}
 
 /* ------------------------------------------------------------------ completion bookkeeping */
 
@@ -66,7 +75,7 @@ static void on_flush(uv_timer_t *t)
                 aw_strerror(r));
     }
     d->n_done = 0;
-    if (!d->closing) schedule_claim(d, 0);
+    if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
 static void job_done(aw_delivery *d, int64_t id)
@@ -154,7 +163,7 @@ static void on_sent(const aw_result *res, void *ud)
         job_done(d, j->id);
     }
     job_ctx_free(c);
-    if (!d->closing) schedule_claim(d, 0);
+    if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
 /* Build the callback envelope of protocol.md §9.9 for one job. Returns NULL when the job is obsolete
@@ -356,6 +365,7 @@ static void on_timer(uv_timer_t *t)
     if (d->closing) return;
     if (d->in_flight >= d->max_in_flight) return; /* a completion schedules the next claim */
     int max = (int)(d->max_in_flight - d->in_flight);
+    if (max > 128) max = 128; /* bounds the time the claim holds the write lock */
     int r = d->app->store->outbox->claim(d->app->store, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
     if (r != AW_OK && r != AW_ENOTFOUND)
         AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
@@ -464,6 +474,7 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
 
 static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
 {
+    if (!d->breaker_known) return false;
     char *json = NULL;
     aw_store *s = d->app->store;
     if (s->attrs->get(s, j->actor, "_circuit_breaker_state", j->peerid, &json, NULL) != AW_OK) return false;
@@ -477,6 +488,7 @@ static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
 
 static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok)
 {
+    if (ok && !d->breaker_known) return; /* nothing stored to clear */
     aw_store *s = d->app->store;
     char *json = NULL;
     json_t *v = NULL;
@@ -489,6 +501,7 @@ static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok)
         json_decref(v);
         return;
     }
+    d->breaker_known = true;
     if (!v) v = json_object();
     json_int_t failures = json_integer_value(json_object_get(v, "failures")) + 1;
     json_int_t cooldown = json_integer_value(json_object_get(v, "cooldown_ms"));
@@ -524,6 +537,9 @@ int aw_delivery_start(aw_app *app)
     char prefix[24];
     snprintf(prefix, sizeof prefix, "%d-", (int)getpid());
     app->store->outbox->release_others(app->store, prefix);
+    /* Breaker state persisted by earlier runs is honoured; without any, sends skip the breaker reads
+     * until this process records a failure. */
+    d->breaker_known = app->store->outbox->breakers_exist(app->store) != AW_ENOTFOUND;
     schedule_claim(d, 10); /* jobs left over from a previous run */
     return AW_OK;
 }

@@ -220,6 +220,13 @@ typedef struct aw_store_sub_ops {
     /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
      * resync pending, or queued callbacks older than stale_ms (a gap). fn gets (actor, subid) records. */
     int (*each_attention)(aw_store *s, int64_t stale_ms, aw_sub_each_fn fn, void *ud);
+    /* Publisher records of `target` with what change registration needs of their trust, in one query:
+     * fn gets the record, the trust's relationship and approval (relationship NULL when the trust is
+     * gone) and the permission override JSON (NULL when none). */
+    int (*each_for_change)(aw_store *s, const char *actor, const char *target,
+                           int (*fn)(const aw_sub_rec *r, const char *relationship, bool approved,
+                                     const char *override_json, void *ud),
+                           void *ud);
     /* Suspension of diff registration for (target, subtarget); subtarget "" = the whole target. */
     int (*suspend)(aw_store *s, const char *actor, const char *target, const char *subtarget);
     int (*unsuspend)(aw_store *s, const char *actor, const char *target, const char *subtarget); /* ENOTFOUND */
@@ -247,7 +254,8 @@ typedef int (*aw_outbox_each_fn)(const aw_outbox_job *j, void *ud);
 typedef struct aw_store_outbox_ops {
     int (*add)(aw_store *s, const aw_outbox_job *j);
     /* Lease up to `max` due jobs (due_ms <= now_ms, not leased by anyone) for lease_ms to `owner`;
-     * calls fn for each leased job. Only the earliest job per subscription is leased. */
+     * calls fn for each leased job, inside the claiming write transaction (fn may read and write the store
+     * but must not begin a transaction). Only the earliest job per subscription is leased. */
     int (*claim)(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max, aw_outbox_each_fn fn,
                  void *ud);
     int (*done)(aw_store *s, int64_t id);
@@ -259,6 +267,8 @@ typedef struct aw_store_outbox_ops {
     /* Release leases held by owners whose name does not start with `keep_prefix` (a restarted process
      * takes over the jobs its dead predecessor had leased). */
     int (*release_others)(aw_store *s, const char *keep_prefix);
+    /* AW_OK when any actor has circuit-breaker state stored (bucket _circuit_breaker_state), else ENOTFOUND. */
+    int (*breakers_exist)(aw_store *s);
 } aw_store_outbox_ops;
 
 /* Subscriber-side queue of out-of-order callbacks. */

@@ -82,13 +82,15 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
     }
     if (r == AW_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) r = aw_sq_status(q, rc, "outbox claim");
     sqlite3_reset(st);
-    if (r == AW_OK) r = s->commit(s);
-    else s->rollback(s);
+    /* The jobs are handed over inside the transaction, so that the reads each one needs (subscription,
+     * trust, diff) share its lock instead of taking one each. */
     for (size_t i = 0; i < n; i++) {
         if (r == AW_OK) fn(&jobs[i], ud);
         aw_outbox_job_free(&jobs[i]);
     }
     free(jobs);
+    if (r == AW_OK) r = s->commit(s);
+    else s->rollback(s);
     return r;
 }
 
@@ -150,7 +152,21 @@ static int outbox_release_others(aw_store *s, const char *keep_prefix)
     return aw_sq_exec_stmt(q, st, "outbox release");
 }
 
+static int outbox_breakers_exist(aw_store *s)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT 1 FROM attributes WHERE bucket = '_circuit_breaker_state' LIMIT 1");
+    if (!st) return AW_ESTORAGE;
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) r = AW_OK;
+    else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "breakers");
+    sqlite3_reset(st);
+    return r;
+}
+
 const aw_store_outbox_ops aw_sq_outbox_ops = {
+    .breakers_exist = outbox_breakers_exist,
     .release_others = outbox_release_others,
     .add = outbox_add,
     .claim = outbox_claim,

@@ -334,7 +334,61 @@ static int sub_is_suspended(aw_store *s, const char *actor, const char *target, 
     return r;
 }
 
+static int sub_each_for_change(aw_store *s, const char *actor, const char *target,
+                               int (*fn)(const aw_sub_rec *r, const char *relationship, bool approved,
+                                         const char *override_json, void *ud),
+                               void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource,"
+                                     " s.granularity, s.callback, s.sequence, s.acked_seq, s.resync_pending,"
+                                     " s.created_at, t.relationship, t.approved, p.json FROM subscriptions s"
+                                     " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
+                                     " LEFT JOIN trust_perms p ON p.actor = s.actor AND p.peerid = s.peerid"
+                                     " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, target);
+    /* Collected first: the callback writes (sequence, diff, outbox) while we would still be stepping. */
+    typedef struct row {
+        aw_sub_rec rec;
+        char *rel, *ovr;
+        bool approved;
+    } row;
+    row *rows = NULL;
+    size_t n = 0, cap = 0;
+    int rc, r = AW_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            row *p = realloc(rows, nc * sizeof *p);
+            if (!p) {
+                r = AW_ENOMEM;
+                break;
+            }
+            rows = p;
+            cap = nc;
+        }
+        if ((r = read_sub(st, &rows[n].rec)) != AW_OK) break;
+        rows[n].rel = aw_sq_col_dup(st, 12);
+        rows[n].approved = sqlite3_column_int(st, 13) != 0;
+        rows[n].ovr = aw_sq_col_dup(st, 14);
+        n++;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscriptions for change");
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        if (r == AW_OK) r = fn(&rows[i].rec, rows[i].rel, rows[i].approved, rows[i].ovr, ud);
+        aw_sub_rec_free(&rows[i].rec);
+        free(rows[i].rel);
+        free(rows[i].ovr);
+    }
+    free(rows);
+    return r;
+}
+
 const aw_store_sub_ops aw_sq_sub_ops = {
+    .each_for_change = sub_each_for_change,
     .suspend = sub_suspend,
     .unsuspend = sub_unsuspend,
     .is_suspended = sub_is_suspended,
