@@ -267,7 +267,7 @@ int aw_app_attach(aw_app *app, uv_loop_t *loop)
     if (uv_async_init(loop, &app->wakeup, on_wakeup) != 0) return AW_ENOMEM;
     uv_timer_init(loop, &app->housekeeping);
     app->housekeeping.data = app;
-    uv_timer_start(&app->housekeeping, on_housekeeping, 1000, 1000);
+    uv_timer_start(&app->housekeeping, on_housekeeping, 250, 250);
     uv_unref((uv_handle_t *)&app->housekeeping);
     pthread_mutex_lock(&app->post_mu);
     app->attached = true;

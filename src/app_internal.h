@@ -39,7 +39,7 @@ struct aw_app {
     bool attached;
     uv_thread_t loop_thread;
     uv_async_t wakeup;     /* stop requests and posted closures */
-    uv_timer_t housekeeping; /* storage maintenance, once a second */
+    uv_timer_t housekeeping; /* storage maintenance, every 250 ms */
     pthread_mutex_t post_mu;
     aw_post *post_head, *post_tail;
 

@@ -300,7 +300,7 @@ struct aw_store {
     int (*commit)(aw_store *s);
     void (*rollback)(aw_store *s);
     void (*close)(aw_store *s);
-    /* Periodic housekeeping (e.g. WAL checkpoints), called about once a second from the loop; must stay
+    /* Periodic housekeeping (e.g. WAL checkpoints), called every 250 ms from the loop; must stay
      * short unless there is real work. NULL = none. */
     void (*maintain)(aw_store *s);
     bool blocking;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Schema migrations: migrations[i] brings user_version from i to i+1. Append only. */
@@ -196,18 +197,23 @@ static void sq_close(aw_store *s)
     free(q);
 }
 
-/* Several connections (shards) reading all the time can starve the automatic PASSIVE checkpoints, and
- * the WAL then grows without bound. Once it passes a threshold, force a TRUNCATE checkpoint (which waits
- * for readers through the busy handler, then resets the WAL). */
+/* Checkpoints. Automatic checkpoints on commit are off: with several shards writing at once they kept
+ * running into each other and the WAL grew without bound (over 1 GB in 10 s of actor creation on two
+ * shards). Instead every connection's housekeeping (every 250 ms) truncates the WAL once it passes 4 MB;
+ * the checkpoint waits for the other writers and readers through the busy handler. Measured with two
+ * shards under 11-12k writes/s: WAL stays below ~25 MB, write p99 ~55 ms (from the checkpoint pauses). */
 static void sq_maintain(aw_store *s)
 {
     aw_sq *q = aw_sq_of(s);
     if (q->in_txn) return;
+    const char *db = sqlite3_db_filename(q->db, "main");
+    if (!db || !*db) return;
+    char wal[4096];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    struct stat st;
+    if (stat(wal, &st) != 0 || st.st_size < (4 << 20)) return;
     int log_frames = 0, ckpt = 0;
-    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &ckpt);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) return;
-    if (log_frames < 4000) return; /* about 16 MB of 4 KiB pages */
-    rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &ckpt);
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &ckpt);
     if (rc != SQLITE_OK) AW_DEBUG(q->log, "storage: WAL checkpoint deferred (%s)", sqlite3_errstr(rc));
 }
 
@@ -283,7 +289,8 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
     q->store.blocking = false;
     /* WAL + NORMAL: an acknowledged commit survives a process kill (not a power cut). */
     int r = sq_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000; PRAGMA journal_size_limit=67108864;",
+                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000; PRAGMA journal_size_limit=67108864;"
+                       " PRAGMA wal_autocheckpoint=0;",
                     "pragmas");
     if (r == AW_OK) r = migrate(q);
     if (r != AW_OK) {
