@@ -658,6 +658,10 @@ static void get_nested(aw_req *req, const char *name, const char *target)
     }
     json_incref(m);
     json_decref(root);
+    if (aw_hookreq_prop_match(req, name, AW_HOOK_PROP_GET)) { /* the hooks see the member (path in ctx) */
+        aw_hookreq_prop_run(req, AW_HOOK_PROP_GET, name, m, get_hooked, NULL);
+        return;
+    }
     aw_req_reply_json(req, 200, m);
 }
 
@@ -687,6 +691,25 @@ static void write_nested(aw_req *req, const char *name, const char *target, bool
         }
     }
     bool member_del = del || !leaf;
+    /* Property hooks of `name` see nested writes too (path segments in their context); here they run
+     * synchronously: a hook that answers later counts as a failure. */
+    unsigned hop = member_del ? AW_HOOK_PROP_DELETE : AW_HOOK_PROP_PUT;
+    if (aw_hookreq_prop_match(req, name, hop)) {
+        if (!leaf) leaf = json_null();
+        int hs = aw_hookreq_prop_sync(req, hop, name, &leaf);
+        if (hs) {
+            json_decref(leaf);
+            aw_hookreq_reply(req, hs, NULL, 204);
+            return;
+        }
+        if (member_del) {
+            json_decref(leaf);
+            leaf = NULL;
+        } else if (!leaf) {
+            aw_req_reply_error(req, 400, "the application removed the value");
+            return;
+        }
+    }
     if (!aw_props_begin(req)) {
         json_decref(leaf);
         return;

@@ -567,6 +567,14 @@ static void test_http_hooks(void **st)
     assert_string_equal(resp, "POSTED"); /* a posted string is stored as text (protocol.md §6.4) */
     snprintf(url, sizeof url, "%s/properties/secret", root);
     assert_int_equal(http("GET", url, NULL, auth, resp), 404);
+    /* ... and on nested paths, with the hooks of the top-level name */
+    snprintf(url, sizeof url, "%s/properties/shout/inner", root);
+    assert_int_equal(http("PUT", url, "\"low\"", auth, resp), 204);
+    assert_int_equal(http("GET", url, NULL, auth, resp), 200);
+    assert_string_equal(resp, "\"LOW\"");
+    snprintf(url, sizeof url, "%s/properties/locked/a", root);
+    assert_int_equal(http("PUT", url, "1", auth, resp), 403);
+    assert_int_equal(http("DELETE", url, NULL, auth, resp), 403);
     snprintf(url, sizeof url, "%s/properties/later", root);
     assert_int_equal(http("GET", url, NULL, auth, resp), 200);
     assert_string_equal(resp, "\"from another thread\"");
