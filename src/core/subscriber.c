@@ -627,10 +627,15 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
 
 /* ------------------------------------------------------------------ periodic work */
 
+/* Every BACKSTOP_TICKS ticks each mirror is pulled once even without any sign of a gap: the publisher
+ * gives up on callbacks after a few attempts, and polling is the recovery (protocol.md §9.10). */
+#define BACKSTOP_TICKS 300
+
 typedef struct tick_ctx {
     aw_app *app;
     int64_t stale_ms;
     bool acks;
+    bool backstop;
 } tick_ctx;
 
 static int on_attention(const aw_sub_rec *sub, void *ud)
@@ -639,7 +644,8 @@ static int on_attention(const aw_sub_rec *sub, void *ud)
     aw_app *app = t->app;
     int64_t n = 0, oldest = 0;
     app->store->pending->count(app->store, sub->actor, sub->subid, &n, &oldest);
-    if (sub->resync_pending || (n > 0 && oldest <= t->stale_ms)) aw_subscriber_sync(app, sub->actor, sub->subid, NULL, NULL);
+    if (t->backstop || sub->resync_pending || (n > 0 && oldest <= t->stale_ms))
+        aw_subscriber_sync(app, sub->actor, sub->subid, NULL, NULL);
     else if (t->acks && sub->sequence > sub->acked_seq) send_ack(app, sub, sub->sequence);
     return AW_OK;
 }
@@ -649,8 +655,9 @@ static void on_tick(uv_timer_t *h)
     aw_subscriber *sb = h->data;
     if (sb->closing) return;
     sb->ticks++;
-    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, (sb->ticks % 2) == 0};
-    sb->app->store->subs->each_attention(sb->app->store, t.stale_ms, on_attention, &t);
+    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, (sb->ticks % 2) == 0,
+                  (sb->ticks % BACKSTOP_TICKS) == 0};
+    sb->app->store->subs->each_attention(sb->app->store, t.stale_ms, t.backstop, on_attention, &t);
 }
 
 void aw_subscriber_arm_gap(aw_app *app) { (void)app; /* the tick runs every second */ }

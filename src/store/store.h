@@ -218,8 +218,9 @@ typedef struct aw_store_sub_ops {
     /* Remove diffs with seq <= upto (upto 0 = all). */
     int (*diff_clear)(aw_store *s, const char *actor, const char *subid, int64_t upto);
     /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
-     * resync pending, or queued callbacks older than stale_ms (a gap). fn gets (actor, subid) records. */
-    int (*each_attention)(aw_store *s, int64_t stale_ms, aw_sub_each_fn fn, void *ud);
+     * resync pending, or queued callbacks older than stale_ms (a gap); with `all`, every mirror (the
+     * periodic polling backstop). At most 1000 per call. */
+    int (*each_attention)(aw_store *s, int64_t stale_ms, bool all, aw_sub_each_fn fn, void *ud);
     /* Publisher records of `target` with what change registration needs of their trust, in one query:
      * fn gets the record, the trust's relationship and approval (relationship NULL when the trust is
      * gone) and the permission override JSON (NULL when none). */

@@ -256,15 +256,16 @@ static int diff_clear(aw_store *s, const char *actor, const char *subid, int64_t
     return aw_sq_exec_stmt(q, st, "diff clear");
 }
 
-static int sub_each_attention(aw_store *s, int64_t stale_ms, aw_sub_each_fn fn, void *ud)
+static int sub_each_attention(aw_store *s, int64_t stale_ms, bool all, aw_sub_each_fn fn, void *ud)
 {
     aw_sq *q = aw_sq_of(s);
     sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions s WHERE callback = 1 AND"
-                                     " (sequence > acked_seq OR resync_pending = 1 OR EXISTS (SELECT 1 FROM"
+                                     " (?2 OR sequence > acked_seq OR resync_pending = 1 OR EXISTS (SELECT 1 FROM"
                                      " pending_callbacks p WHERE p.actor = s.actor AND p.subid = s.subid AND"
                                      " p.received_ms <= ?1)) LIMIT 1000");
     if (!st) return AW_ESTORAGE;
     sqlite3_bind_int64(st, 1, stale_ms);
+    sqlite3_bind_int(st, 2, all ? 1 : 0);
     aw_sub_rec *recs = NULL;
     size_t n = 0, cap = 0;
     int rc, r = AW_OK;
