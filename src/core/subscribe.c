@@ -1,4 +1,6 @@
 /* Outbound subscription operations. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +37,42 @@ static void op_free(sub_op *o)
     free(o->granularity);
     json_decref(o->payload);
     free(o);
+}
+
+static sub_op *op_new(aw_app *app, const char *actor, const char *peer, const char *subid, aw_sub_done cb, void *ud)
+{
+    sub_op *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->app = app;
+    snprintf(o->actor, sizeof o->actor, "%s", actor);
+    snprintf(o->peer, sizeof o->peer, "%s", peer ? peer : "");
+    snprintf(o->subid, sizeof o->subid, "%s", subid ? subid : "");
+    o->cb = cb;
+    o->ud = ud;
+    return o;
+}
+
+/* One bearer request to the peer of trust `t` at baseuri + printf-formatted path; cb(res, o) once when
+ * the start succeeds. Frees `o` when it fails. */
+static int send_to_peer(sub_op *o, const aw_trust_rec *t, const char *method, json_t *body, aw_idempotency idem,
+                        aw_done_cb cb, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int send_to_peer(sub_op *o, const aw_trust_rec *t, const char *method, json_t *body, aw_idempotency idem,
+                        aw_done_cb cb, const char *fmt, ...)
+{
+    aw_buf b = AW_BUF_INIT;
+    aw_buf_puts(&b, t->baseuri);
+    char path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof path, fmt, ap);
+    va_end(ap);
+    aw_buf_puts(&b, path);
+    char *url = aw_buf_take(&b);
+    aw_peer_request pr = {.method = method, .url = url, .bearer = t->secret, .json = body, .idempotency = idem};
+    int r = url ? aw_peer_request_async(o->app, &pr, NULL, cb, o, NULL) : AW_ENOMEM;
+    free(url);
+    if (r != AW_OK) op_free(o);
+    return r;
 }
 
 static void finish(sub_op *o, int status, const char *msg)
@@ -135,35 +173,26 @@ int aw_subscribe_start(aw_app *app, const char *actor, const char *peer, const c
     aw_trust_rec t;
     int r = trust_of(app, actor, peer, &t);
     if (r != AW_OK) return r;
-    sub_op *o = calloc(1, sizeof *o);
+    sub_op *o = op_new(app, actor, peer, NULL, cb, ud);
     if (!o) {
         aw_trust_rec_free(&t);
         return AW_ENOMEM;
     }
-    o->app = app;
-    snprintf(o->actor, sizeof o->actor, "%s", actor);
-    snprintf(o->peer, sizeof o->peer, "%s", peer);
     o->target = dup0(target);
     o->subtarget = dup0(subtarget);
     o->resource = dup0(resource);
     o->granularity = dup0(granularity);
     o->baseline = baseline;
-    o->cb = cb;
-    o->ud = ud;
-    aw_buf b = AW_BUF_INIT;
-    aw_buf_printf(&b, "%s/subscriptions/%s", t.baseuri, actor);
-    char *url = aw_buf_take(&b);
     json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", actor, "target", o->target, "subtarget", o->subtarget,
                              "resource", o->resource, "granularity", o->granularity);
-    aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .json = body,
-                          .idempotency = AW_IDEMP_NEVER};
-    r = url && o->target && o->subtarget && o->resource && o->granularity
-            ? aw_peer_request_async(app, &pr, NULL, on_created, o, NULL)
-            : AW_ENOMEM;
+    if (!body) {
+        op_free(o);
+        r = AW_ENOMEM;
+    } else {
+        r = send_to_peer(o, &t, "POST", body, AW_IDEMP_NEVER, on_created, "/subscriptions/%s", actor);
+    }
     json_decref(body);
-    free(url);
     aw_trust_rec_free(&t);
-    if (r != AW_OK) op_free(o);
     return r;
 }
 
@@ -204,25 +233,11 @@ int aw_unsubscribe_start(aw_app *app, const char *actor, const char *peer, const
         return r == AW_OK ? AW_ENOTRUST : r;
     }
     if (r != AW_OK) return r;
-    sub_op *o = calloc(1, sizeof *o);
-    if (!o) {
-        aw_trust_rec_free(&t);
-        return AW_ENOMEM;
-    }
-    o->app = app;
-    snprintf(o->actor, sizeof o->actor, "%s", actor);
-    snprintf(o->peer, sizeof o->peer, "%s", peer);
-    snprintf(o->subid, sizeof o->subid, "%s", subid);
-    o->cb = cb;
-    o->ud = ud;
-    aw_buf b = AW_BUF_INIT;
-    aw_buf_printf(&b, "%s/subscriptions/%s/%s", t.baseuri, actor, subid);
-    char *url = aw_buf_take(&b);
-    aw_peer_request pr = {.method = "DELETE", .url = url, .bearer = t.secret};
-    r = url ? aw_peer_request_async(app, &pr, NULL, on_deleted_remote, o, NULL) : AW_ENOMEM;
-    free(url);
+    sub_op *o = op_new(app, actor, peer, subid, cb, ud);
+    r = o ? send_to_peer(o, &t, "DELETE", NULL, AW_IDEMP_DEFAULT, on_deleted_remote, "/subscriptions/%s/%s", actor,
+                         subid)
+          : AW_ENOMEM;
     aw_trust_rec_free(&t);
-    if (r != AW_OK) op_free(o);
     return r;
 }
 
@@ -273,25 +288,11 @@ int aw_sub_end_start(aw_app *app, const char *actor, const char *peer, const cha
         if (r == AW_OK) r = aw_subscriber_forget_publisher_if_unused(app, actor, peer);
         return r == AW_OK ? AW_ENOTRUST : r;
     }
-    sub_op *o = calloc(1, sizeof *o);
-    if (!o) {
-        aw_trust_rec_free(&t);
-        return AW_ENOMEM;
-    }
-    o->app = app;
-    snprintf(o->actor, sizeof o->actor, "%s", actor);
-    snprintf(o->peer, sizeof o->peer, "%s", peer);
-    snprintf(o->subid, sizeof o->subid, "%s", subid);
-    o->cb = cb;
-    o->ud = ud;
-    aw_buf b = AW_BUF_INIT;
-    aw_buf_printf(&b, mirror ? "%s/subscriptions/%s/%s" : "%s/callbacks/subscriptions/%s/%s", t.baseuri, actor, subid);
-    char *url = aw_buf_take(&b);
-    aw_peer_request pr = {.method = "DELETE", .url = url, .bearer = t.secret};
-    r = url ? aw_peer_request_async(app, &pr, NULL, on_end_notified, o, NULL) : AW_ENOMEM;
-    free(url);
+    sub_op *o = op_new(app, actor, peer, subid, cb, ud);
+    r = o ? send_to_peer(o, &t, "DELETE", NULL, AW_IDEMP_DEFAULT, on_end_notified,
+                         mirror ? "/subscriptions/%s/%s" : "/callbacks/subscriptions/%s/%s", actor, subid)
+          : AW_ENOMEM;
     aw_trust_rec_free(&t);
-    if (r != AW_OK) op_free(o);
     return r;
 }
 
@@ -321,12 +322,8 @@ static int start_one_sync(const aw_sub_rec *r, void *ud)
 int aw_subsync_start(aw_app *app, const char *actor, const char *peer, const char *subid, aw_sub_done cb, void *ud)
 {
     if (!actor || !cb || strlen(actor) >= 64) return AW_EINVAL;
-    sub_op *o = calloc(1, sizeof *o);
+    sub_op *o = op_new(app, actor, peer, subid, cb, ud);
     if (!o) return AW_ENOMEM;
-    o->app = app;
-    snprintf(o->actor, sizeof o->actor, "%s", actor);
-    o->cb = cb;
-    o->ud = ud;
     o->pending = 1; /* held until every sync is started */
     sync_collect c = {o, 0};
     int r;

@@ -32,6 +32,37 @@ static int read_sub(sqlite3_stmt *st, aw_sub_rec *r)
     return AW_OK;
 }
 
+/* Step a SELECT of SUB_COLS to the end, then call fn for each record: the records are collected first
+ * because callbacks may write to the store, which would disturb the running statement. */
+static int collect_each(aw_sq *q, sqlite3_stmt *st, aw_sub_each_fn fn, void *ud, const char *what)
+{
+    aw_sub_rec *recs = NULL;
+    size_t n = 0, cap = 0;
+    int rc, r = AW_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            aw_sub_rec *p = realloc(recs, nc * sizeof *p);
+            if (!p) {
+                r = AW_ENOMEM;
+                break;
+            }
+            recs = p;
+            cap = nc;
+        }
+        if ((r = read_sub(st, &recs[n])) != AW_OK) break;
+        n++;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, what);
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        if (r == AW_OK) r = fn(&recs[i], ud);
+        aw_sub_rec_free(&recs[i]);
+    }
+    free(recs);
+    return r;
+}
+
 static int sub_create(aw_store *s, const aw_sub_rec *r)
 {
     aw_sq *q = aw_sq_of(s);
@@ -84,32 +115,7 @@ static int sub_each(aw_store *s, const char *actor, const aw_sub_filter *f, aw_s
     aw_sq_bind_text(st, 4, f ? f->subtarget : NULL);
     aw_sq_bind_text(st, 5, f ? f->resource : NULL);
     sqlite3_bind_int(st, 6, f ? f->callback : -1);
-    /* Collect first: callbacks may write to the store (which would disturb this statement). */
-    aw_sub_rec *recs = NULL;
-    size_t n = 0, cap = 0;
-    int rc, r = AW_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            aw_sub_rec *p = realloc(recs, nc * sizeof *p);
-            if (!p) {
-                r = AW_ENOMEM;
-                break;
-            }
-            recs = p;
-            cap = nc;
-        }
-        if ((r = read_sub(st, &recs[n])) != AW_OK) break;
-        n++;
-    }
-    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscription list");
-    sqlite3_reset(st);
-    for (size_t i = 0; i < n; i++) {
-        if (r == AW_OK) r = fn(&recs[i], ud);
-        aw_sub_rec_free(&recs[i]);
-    }
-    free(recs);
-    return r;
+    return collect_each(q, st, fn, ud, "subscription list");
 }
 
 static const char *const sub_cascade_sql[] = {
@@ -266,31 +272,7 @@ static int sub_each_attention(aw_store *s, int64_t stale_ms, bool all, aw_sub_ea
     if (!st) return AW_ESTORAGE;
     sqlite3_bind_int64(st, 1, stale_ms);
     sqlite3_bind_int(st, 2, all ? 1 : 0);
-    aw_sub_rec *recs = NULL;
-    size_t n = 0, cap = 0;
-    int rc, r = AW_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            aw_sub_rec *p = realloc(recs, nc * sizeof *p);
-            if (!p) {
-                r = AW_ENOMEM;
-                break;
-            }
-            recs = p;
-            cap = nc;
-        }
-        if ((r = read_sub(st, &recs[n])) != AW_OK) break;
-        n++;
-    }
-    if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscription attention");
-    sqlite3_reset(st);
-    for (size_t i = 0; i < n; i++) {
-        if (r == AW_OK) r = fn(&recs[i], ud);
-        aw_sub_rec_free(&recs[i]);
-    }
-    free(recs);
-    return r;
+    return collect_each(q, st, fn, ud, "subscription attention");
 }
 
 static int sub_suspend(aw_store *s, const char *actor, const char *target, const char *subtarget)
