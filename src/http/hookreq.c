@@ -182,26 +182,70 @@ int aw_hookreq_prop_sync(aw_req *req, unsigned op, const char *name, json_t **va
     return o.status;
 }
 
-bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value)
+/* Property hooks over the entries of a collection, one entry after the other; each may answer later. */
+typedef struct each_run {
+    unsigned op;
+    json_t *obj;            /* entries; values replaced when transformed (borrowed) */
+    json_t *keys;           /* names still to run, in order */
+    size_t i;
+    aw_hookreq_each_done done;
+    void *ud;
+} each_run;
+
+static void each_next(aw_req *req, each_run *e);
+
+static void each_cont(aw_req *req, int status, json_t *value, void *ud)
 {
-    if (aw_hookreq_prop_sync(req, AW_HOOK_PROP_GET, name, value) == 0) return true;
-    json_decref(*value);
-    *value = NULL;
-    return false;
+    each_run *e = ud;
+    const char *name = json_string_value(json_array_get(e->keys, e->i));
+    if (status >= 400) {
+        if (e->op != AW_HOOK_PROP_GET) { /* a refused write refuses the whole request */
+            aw_hookreq_each_done done = e->done;
+            void *dud = e->ud;
+            json_decref(e->keys);
+            free(e);
+            done(req, status, dud);
+            return;
+        }
+        json_object_del(e->obj, name); /* a hidden (or refused) read leaves the entry out */
+    } else {
+        json_object_set(e->obj, name, value ? value : json_null());
+    }
+    e->i++;
+    each_next(req, e);
 }
 
-int aw_hookreq_prop_post(aw_req *req, json_t *body)
+static void each_next(aw_req *req, each_run *e)
 {
+    if (e->i < json_array_size(e->keys)) {
+        const char *name = json_string_value(json_array_get(e->keys, e->i));
+        aw_hookreq_prop_run(req, e->op, name, json_incref(json_object_get(e->obj, name)), each_cont, e);
+        return;
+    }
+    aw_hookreq_each_done done = e->done;
+    void *dud = e->ud;
+    json_decref(e->keys);
+    free(e);
+    done(req, 0, dud);
+}
+
+void aw_hookreq_prop_each(aw_req *req, unsigned op, json_t *obj, aw_hookreq_each_done done, void *ud)
+{
+    json_t *keys = json_array();
     const char *k;
     json_t *v;
-    json_object_foreach(body, k, v) {
+    json_object_foreach(obj, k, v) {
         /* List creation and bulk item edits are list operations, not values. */
-        if (json_is_object(v) && (json_object_get(v, "_type") || json_object_get(v, "items"))) continue;
-        json_t *nv = json_incref(v);
-        int st = aw_hookreq_prop_sync(req, AW_HOOK_PROP_POST, k, &nv);
-        if (st == 0 && nv != v) json_object_set(body, k, nv ? nv : json_null());
-        json_decref(nv);
-        if (st) return st;
+        if (op == AW_HOOK_PROP_POST && json_is_object(v) && (json_object_get(v, "_type") || json_object_get(v, "items")))
+            continue;
+        if (aw_hooks_match(req->app, AW_HK_PROPERTY, k, op)) json_array_append_new(keys, json_string(k));
     }
-    return 0;
+    each_run *e = keys ? calloc(1, sizeof *e) : NULL;
+    if (!e) {
+        json_decref(keys);
+        done(req, 503, ud);
+        return;
+    }
+    *e = (each_run){op, obj, keys, 0, done, ud};
+    each_next(req, e);
 }

@@ -37,9 +37,9 @@ void aw_hookreq_prop_run(aw_req *req, unsigned op, const char *name, json_t *val
 /* Run the `op` hooks of `name` synchronously on *value (replaced when transformed; a hook that goes
  * pending counts as a failure, 500). Returns 0, or the status to answer (a rejection, hide, 500). */
 int aw_hookreq_prop_sync(aw_req *req, unsigned op, const char *name, json_t **value);
-/* Collection POST: run the POST hooks (synchronously) on each value of `body`, replacing transformed
- * values in place. Returns 0, or the status to answer. */
-int aw_hookreq_prop_post(aw_req *req, json_t *body);
-/* Collection reads: run the GET hooks of `name` synchronously on *value (replaced when transformed).
- * Returns false when the entry is to be left out (hidden, rejected, or the hook would not answer at once). */
-bool aw_hookreq_prop_filter(aw_req *req, const char *name, json_t **value);
+/* Collection reads and writes: run the `op` property hooks of every entry of `obj` (with matching hooks),
+ * one entry after the other, each possibly answering later. Transformed values replace the entries; for
+ * AW_HOOK_PROP_GET a hidden or refused entry is removed; for writes the first refusal stops and done gets
+ * its status. done(req, 0 or status, ud) runs once, possibly before this returns. */
+typedef void (*aw_hookreq_each_done)(aw_req *req, int status, void *ud);
+void aw_hookreq_prop_each(aw_req *req, unsigned op, json_t *obj, aw_hookreq_each_done done, void *ud);

@@ -131,8 +131,7 @@ static int coll_prop(const char *name, const char *value, bool is_json, void *ud
     }
     json_t *v = aw_props_value_json(value, is_json);
     if (!v) return AW_ENOMEM;
-    if (!aw_hookreq_prop_filter(c->req, name, &v)) return 0; /* hidden by a property hook */
-    json_object_set_new(c->out, name, v);
+    json_object_set_new(c->out, name, v); /* property hooks run over the whole collection afterwards */
     return 0;
 }
 
@@ -161,6 +160,18 @@ static void free_names(list_name_vec *v)
 {
     for (size_t i = 0; i < v->n; i++) free(v->names[i]);
     free(v->names);
+}
+
+/* The GET hooks have transformed or left out entries: answer with what remains. */
+static void collection_hooked(aw_req *req, int status, void *ud)
+{
+    json_t *out = ud;
+    if (status) {
+        json_decref(out);
+        aw_hookreq_reply(req, status, NULL, 200);
+        return;
+    }
+    aw_req_reply_json(req, 200, out);
 }
 
 static void get_collection(aw_req *req)
@@ -241,7 +252,8 @@ static void get_collection(aw_req *req)
         json_decref(c.names);
     }
     if (!c.out) aw_req_reply_status(req, AW_ENOMEM, "properties");
-    else aw_req_reply_json(req, 200, c.out);
+    else if (c.mode == 2) aw_req_reply_json(req, 200, c.out);
+    else aw_hookreq_prop_each(req, AW_HOOK_PROP_GET, c.out, collection_hooked, c.out); /* may answer later */
 }
 
 /* ------------------------------------------------------------------ DELETE /properties */
@@ -318,12 +330,14 @@ static json_t *post_body(aw_req *req)
     return body;
 }
 
+static void post_hooked(aw_req *req, int status, void *ud);
+static void post_store(aw_req *req, json_t *body);
+
 static void post_collection(aw_req *req)
 {
     if (!aw_props_allowed(req, "", "write")) return;
     json_t *body = post_body(req);
     if (!body) return;
-    aw_store *s = STORE(req);
     const char *k;
     json_t *v;
     /* Names and peer permissions first: nothing is written when one is refused. */
@@ -344,9 +358,27 @@ static void post_collection(aw_req *req)
             }
         }
     }
-    int hs = aw_hookreq_prop_post(req, body); /* property hooks may transform or refuse values */
-    if (hs || !aw_props_begin(req)) {
-        if (hs) aw_hookreq_reply(req, hs, NULL, 201);
+    /* Property hooks may transform or refuse values, and may answer later; storing continues there. */
+    aw_hookreq_prop_each(req, AW_HOOK_PROP_POST, body, post_hooked, body);
+}
+
+static void post_hooked(aw_req *req, int status, void *ud)
+{
+    json_t *body = ud;
+    if (status) {
+        aw_hookreq_reply(req, status, NULL, 201);
+        json_decref(body);
+        return;
+    }
+    post_store(req, body);
+}
+
+static void post_store(aw_req *req, json_t *body)
+{
+    aw_store *s = STORE(req);
+    const char *k;
+    json_t *v;
+    if (!aw_props_begin(req)) {
         json_decref(body);
         return;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/props.h"
+#include "http/hookreq.h"
 #include "http/properties_internal.h"
 #include "util/json.h"
 
@@ -46,10 +47,49 @@ static int list_count(aw_req *req, const char *name, int64_t *count)
     return r;
 }
 
+static void item_hooked(aw_req *req, int status, json_t *value, void *ud)
+{
+    (void)ud;
+    if (status >= 400) aw_hookreq_reply(req, status, value, 200);
+    else aw_req_reply_json(req, 200, value ? json_incref(value) : json_null());
+}
+
+/* Property hooks of the list's name see its items too (sdk-api.md §4.2); reads may answer later, writes
+ * run them synchronously (a hook that answers later counts as a failure). Returns 0 or the status
+ * already answered; *item may be replaced by a transform. */
+static int item_write_hooks(aw_req *req, unsigned op, const char *name, json_t **item, char **txt)
+{
+    if (!aw_hookreq_prop_match(req, name, op)) return 0;
+    int hs = aw_hookreq_prop_sync(req, op, name, item);
+    if (hs) {
+        aw_hookreq_reply(req, hs, NULL, 204);
+        return hs;
+    }
+    if (txt && *item) {
+        char *nt = aw_json_dump(*item);
+        if (!nt) {
+            aw_req_reply_status(req, AW_ENOMEM, "item");
+            return 503;
+        }
+        free(*txt);
+        *txt = nt;
+    } else if (txt) {
+        aw_req_reply_error(req, 400, "the application removed the value");
+        return 400;
+    }
+    return 0;
+}
+
 static void reply_item(aw_req *req, const char *name, int64_t index)
 {
     char *json = NULL;
     int r = STORE(req)->lists->get_at(STORE(req), ACTOR(req), name, index, NULL, &json);
+    if (r == AW_OK && aw_hookreq_prop_match(req, name, AW_HOOK_PROP_GET)) {
+        json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+        free(json);
+        aw_hookreq_prop_run(req, AW_HOOK_PROP_GET, name, v, item_hooked, NULL);
+        return;
+    }
     if (r == AW_OK) aw_req_reply_raw(req, 200, "application/json", json, strlen(json));
     else if (r == AW_ENOTFOUND) aw_req_reply_error(req, 404, "no item at index %lld", (long long)index);
     else aw_props_reply_status(req, r, "list", true);
@@ -139,7 +179,7 @@ static void put_at(aw_req *req, const char *name, int64_t index)
     json_t *item;
     char *txt;
     if (!body_item(req, &item, &txt)) return;
-    if (aw_props_begin(req)) {
+    if (!item_write_hooks(req, AW_HOOK_PROP_PUT, name, &item, &txt) && aw_props_begin(req)) {
         bool appended;
         int r = write_at(req, name, index, item, txt, &appended);
         if (r == AW_ENOTFOUND) {
@@ -192,7 +232,8 @@ void aw_props_list_append(aw_req *req, const char *name)
     char *txt;
     if (!body_item(req, &item, &txt)) return;
     int64_t index = 0;
-    if (aw_props_begin(req) && aw_props_finish(req, append_item(req, name, item, txt, &index), "list", true)) {
+    if (!item_write_hooks(req, AW_HOOK_PROP_POST, name, &item, &txt) && aw_props_begin(req) &&
+        aw_props_finish(req, append_item(req, name, item, txt, &index), "list", true)) {
         aw_buf loc = AW_BUF_INIT;
         aw_buf_printf(&loc, "%s/properties/", req->actor_url);
         url_escape(&loc, name);
@@ -226,6 +267,15 @@ static int delete_at(aw_req *req, const char *name, int64_t index)
 
 static void delete_index(aw_req *req, const char *name, int64_t index)
 {
+    if (aw_hookreq_prop_match(req, name, AW_HOOK_PROP_DELETE)) { /* the hooks see the current item */
+        char *json = NULL;
+        int r = STORE(req)->lists->get_at(STORE(req), ACTOR(req), name, index, NULL, &json);
+        json_t *cur = r == AW_OK ? json_loads(json, JSON_DECODE_ANY, NULL) : json_null();
+        free(json);
+        int hs = item_write_hooks(req, AW_HOOK_PROP_DELETE, name, &cur, NULL);
+        json_decref(cur);
+        if (hs) return;
+    }
     if (!aw_props_begin(req)) return;
     int r = delete_at(req, name, index);
     if (r == AW_ENOTFOUND) {

@@ -515,6 +515,8 @@ static void http_hooks(aw_app *app)
     assert_int_equal(aw_hook_resource(app, "stuck", silent_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_callback(app, "bot", callback_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_property(app, "shout", AW_HOOK_PROP_PUT | AW_HOOK_PROP_POST, upper_hook, NULL), AW_OK);
+    assert_int_equal(aw_hook_property(app, "shoutlist", AW_HOOK_PROP_PUT | AW_HOOK_PROP_POST, upper_hook, NULL),
+                     AW_OK);
     assert_int_equal(aw_hook_property(app, "locked", AW_HOOK_PROP_ALL & ~AW_HOOK_PROP_GET, reject_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_property(app, "secret", AW_HOOK_PROP_GET, hide_hook, NULL), AW_OK);
     assert_int_equal(aw_hook_property(app, "later", AW_HOOK_PROP_GET, async_hook, NULL), AW_OK);
@@ -575,6 +577,17 @@ static void test_http_hooks(void **st)
     snprintf(url, sizeof url, "%s/properties/locked/a", root);
     assert_int_equal(http("PUT", url, "1", auth, resp), 403);
     assert_int_equal(http("DELETE", url, NULL, auth, resp), 403);
+    /* ... and on list items (the hooks of the list's name) */
+    snprintf(url, sizeof url, "%s/properties", root);
+    assert_int_equal(http("POST", url, "{\"shoutlist\":{\"_type\":\"list\"}}", auth, resp), 201);
+    snprintf(url, sizeof url, "%s/properties/shoutlist", root);
+    assert_int_equal(http("POST", url, "\"item\"", auth, resp), 201);
+    snprintf(url, sizeof url, "%s/properties/shoutlist/0", root);
+    assert_int_equal(http("GET", url, NULL, auth, resp), 200);
+    assert_string_equal(resp, "\"ITEM\""); /* transformed by the list's POST hook */
+    assert_int_equal(http("PUT", url, "\"again\"", auth, resp), 204);
+    assert_int_equal(http("GET", url, NULL, auth, resp), 200);
+    assert_string_equal(resp, "\"AGAIN\"");
     snprintf(url, sizeof url, "%s/properties/later", root);
     assert_int_equal(http("GET", url, NULL, auth, resp), 200);
     assert_string_equal(resp, "\"from another thread\"");
@@ -583,6 +596,8 @@ static void test_http_hooks(void **st)
     j = json_loads(resp, 0, NULL);
     assert_null(json_object_get(j, "secret"));
     assert_non_null(json_object_get(j, "plain"));
+    /* a GET hook that answers later from another thread also works inside the collection */
+    assert_string_equal(json_string_value(json_object_get(j, "later")), "from another thread");
     json_decref(j);
 
     /* /methods */
