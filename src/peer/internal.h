@@ -29,7 +29,8 @@ struct aw_result {
     atomic_int refs;
     int status;
     int http_status;
-    json_t *json;
+    _Atomic(json_t *) json;  /* parsed lazily from body by aw_result_json() */
+    atomic_bool json_tried;
     char *body;
     size_t body_len;
     char *location;

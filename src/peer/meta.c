@@ -8,16 +8,17 @@
 static void meta_xform(aw_op *op, aw_result *res)
 {
     if (res->status != AW_OK) return;
-    const char *id = json_is_object(res->json) ? aw_json_str(res->json, "id") : NULL;
-    const char *type = json_is_object(res->json) ? aw_json_str(res->json, "type") : NULL;
-    if (!res->json) {
+    json_t *doc = aw_result_json(res);
+    const char *id = json_is_object(doc) ? aw_json_str(doc, "id") : NULL;
+    const char *type = json_is_object(doc) ? aw_json_str(doc, "type") : NULL;
+    if (!doc) {
         res->status = AW_EPROTO;
         aw_result_setmsg(res, "GET %s: meta is not JSON", op->url);
     } else if (!id || !*id || !type || !*type) {
         res->status = AW_EPROTO;
         aw_result_setmsg(res, "GET %s: meta has no id or type", op->url);
     } else {
-        res->payload = json_incref(res->json);
+        res->payload = json_incref(doc);
     }
 }
 

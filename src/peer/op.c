@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "peer/internal.h"
+#include "util/json.h"
 
 aw_result *aw_result_new(int status)
 {
@@ -29,7 +30,28 @@ void aw_result_setmsg(aw_result *r, const char *fmt, ...)
 
 int aw_result_status(const aw_result *res) { return res ? res->status : AW_EINVAL; }
 int aw_result_http_status(const aw_result *res) { return res ? res->http_status : 0; }
-json_t *aw_result_json(const aw_result *res) { return res ? res->json : NULL; }
+/* Parsed on first use (most callers of a fan-out never look at the body). Results may be shared across
+ * threads, so the parsed value is published with a compare-and-swap; a losing parser frees its copy. */
+json_t *aw_result_json(const aw_result *res)
+{
+    if (!res) return NULL;
+    aw_result *r = (aw_result *)res;
+    json_t *j = atomic_load(&r->json);
+    if (j || atomic_load(&r->json_tried)) return j;
+    if (r->body && r->body_len) {
+        json_t *parsed = NULL;
+        if (aw_json_parse(r->body, r->body_len, 64, &parsed, NULL) == AW_JSON_OK) {
+            json_t *expected = NULL;
+            if (!atomic_compare_exchange_strong(&r->json, &expected, parsed)) {
+                json_decref(parsed);
+                parsed = expected;
+            }
+            j = parsed;
+        }
+    }
+    atomic_store(&r->json_tried, true);
+    return j ? j : atomic_load(&r->json);
+}
 const char *aw_result_body(const aw_result *res, size_t *len)
 {
     if (len) *len = res && res->body ? res->body_len : 0;
@@ -56,7 +78,7 @@ void aw_result_unref(const aw_result *cres)
 {
     aw_result *res = (aw_result *)cres;
     if (!res || atomic_fetch_sub(&res->refs, 1) != 1) return;
-    json_decref(res->json);
+    json_decref(atomic_load(&res->json));
     json_decref(res->payload);
     free(res->body);
     free(res->location);

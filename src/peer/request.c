@@ -504,9 +504,7 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
         if (st != AW_EPROTO || rc == CURLE_OK) {
             if (op->resp.len) {
                 r->body_len = op->resp.len;
-                r->body = aw_buf_take(&op->resp);
-                json_t *j = NULL;
-                if (aw_json_parse(r->body, r->body_len, 64, &j, NULL) == AW_JSON_OK) r->json = j;
+                r->body = aw_buf_take(&op->resp); /* parsed as JSON on first aw_result_json() */
             }
         }
         if (st == AW_OK) r->remote_state = AW_REMOTE_APPLIED;
