@@ -10,6 +10,7 @@
 #include "http/server.h"
 #include "core/hooks.h"
 #include "core/subscriber.h"
+#include "core/trust_types.h"
 #include "peer/delivery.h"
 #include "peer/engine.h"
 #include "util/rand.h"
@@ -136,6 +137,12 @@ int aw_app_new(const aw_config *cfg, aw_app **out)
     int r = parse_base_url(app);
     if (r != AW_OK) {
         AW_ERROR(&app->log, "invalid base URL: %s", cfg->base_url);
+        aw_app_free(app);
+        return r;
+    }
+    r = aw_trust_types_load(app);
+    if (r != AW_OK) {
+        AW_ERROR(&app->log, "invalid trust type in the configuration");
         aw_app_free(app);
         return r;
     }
@@ -331,6 +338,7 @@ void aw_app_free(aw_app *app)
         p = n;
     }
     pthread_mutex_destroy(&app->post_mu);
+    aw_trust_types_free(app);
     for (size_t i = 0; i < app->n_own; i++) free(app->own_strings[i]);
     free(app->base_path);
     free(app->host_header);

@@ -52,6 +52,9 @@ struct aw_app {
     struct aw_server *server;
     struct aw_peer_engine *peer;
     struct aw_delivery *delivery;     /* publisher outbox workers (peer/delivery.c) */
+    struct aw_trust_type *app_types;  /* the application's trust types (core/trust_types.c) */
+    json_t **app_perms;
+    size_t n_app_types;
     struct aw_subscriber *subscriber; /* subscriber gap timers (core/subscriber.c) */
     char shard_id[40];                /* lease owner name for shared storage rows */
     struct aw_hooks *hooks;           /* hook registry (core/hooks.c); NULL until a hook is registered */

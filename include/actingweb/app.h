@@ -31,6 +31,17 @@ typedef struct aw_net_config {
     int deny_private_peers; /* refuse peer URLs on loopback/private addresses; default 0 */
 } aw_net_config;
 
+/* A trust type the application offers besides the defaults (protocol.md §5.3); a type with a default's
+ * name replaces that default. Strings borrowed by aw_app_new(). */
+typedef struct aw_trust_type_def {
+    const char *name;             /* the relationship name peers ask for, e.g. "colleague" */
+    const char *display_name;     /* NULL = name */
+    const char *description;      /* NULL = "" */
+    const char *permissions_json; /* base permissions: a JSON object of rule blocks per category, e.g.
+                                   * {"properties": {"patterns": ["work/any"], "operations": ["read"]}};
+                                   * NULL = none (the access-control list decides) */
+} aw_trust_type_def;
+
 /* Application configuration. Initialise with aw_config_init(), then set fields.
  * Strings are borrowed: aw_app_new() copies everything it keeps. */
 typedef struct aw_config {
@@ -43,6 +54,8 @@ typedef struct aw_config {
     const char *storage;      /* "sqlite:<path>"; required */
     int devtest;              /* serve /devtest; default 0 (must stay off in production) */
     const char *default_relationship; /* default "associate" */
+    const aw_trust_type_def *trust_types; /* extra trust types (array of n_trust_types), or NULL */
+    size_t n_trust_types;
     int auto_accept_default;  /* approve incoming requests for the default relationship at once */
     int unique_creator;       /* at most one actor per creator; default 0 */
 

@@ -31,7 +31,7 @@ static json_t *filter_by_permission(reg_ctx *c, const aw_sub_rec *sub, const cha
                                     json_t *diff)
 {
     if (strcmp(c->target, "properties") != 0) return diff;
-    const json_t *defaults = aw_trust_type_permissions(relationship);
+    const json_t *defaults = aw_trust_type_permissions(c->app, relationship);
     const char *name = *sub->subtarget ? sub->subtarget : c->c_sub;
     if (name && *name) {
         if (aw_perms_evaluate(defaults, ovr, "properties", name, "read") == AW_PERM_DENIED) {

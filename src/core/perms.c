@@ -220,9 +220,9 @@ int aw_perms_override_get(aw_app *app, const char *actor, const char *peerid, js
     return AW_OK;
 }
 
-json_t *aw_perms_trust_type_defaults(const char *name)
+json_t *aw_perms_trust_type_defaults(const aw_app *app, const char *name)
 {
-    const json_t *d = aw_trust_type_permissions(name);
+    const json_t *d = aw_trust_type_permissions(app, name);
     return d ? json_deep_copy(d) : NULL;
 }
 
@@ -234,7 +234,7 @@ int aw_perms_effective_ex(aw_app *app, const char *actor, const char *peerid, co
     json_t *ovr = NULL;
     int r = aw_perms_override_get(app, actor, peerid, &ovr);
     if (r != AW_OK && r != AW_ENOTFOUND) return r;
-    json_t *m = aw_perms_merge(aw_trust_type_permissions(relationship), ovr);
+    json_t *m = aw_perms_merge(aw_trust_type_permissions(app, relationship), ovr);
     json_decref(ovr);
     if (!m) return AW_ENOMEM;
     for (size_t c = 0; c < AW_PERM_NCATEGORIES; c++)
@@ -263,7 +263,7 @@ aw_perm_decision aw_perms_check(aw_app *app, const char *actor_id, const aw_prin
         if (status) *status = r;
         return AW_PERM_DENIED; /* fail closed */
     }
-    aw_perm_decision d = aw_perms_evaluate(aw_trust_type_permissions(who->relationship), ovr, category, target, op);
+    aw_perm_decision d = aw_perms_evaluate(aw_trust_type_permissions(app, who->relationship), ovr, category, target, op);
     json_decref(ovr);
     return d;
 }

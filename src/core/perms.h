@@ -42,7 +42,7 @@ int aw_perms_effective(aw_app *app, const char *actor, const char *peerid, const
 
 /* Base permissions of a trust type as a NEW reference (caller decrefs), NULL when the type is unknown.
  * The document holds the categories the type configures. */
-json_t *aw_perms_trust_type_defaults(const char *name);
+json_t *aw_perms_trust_type_defaults(const aw_app *app, const char *name);
 
 /* Pure evaluation (§5.3 step 3) over defaults and override blocks merged on the fly; either may be
  * NULL. Used by aw_perms_check; exposed for tests and callers that hold the documents already. */

@@ -13,14 +13,23 @@ typedef struct aw_trust_type {
     const char *base_permissions; /* JSON object: category -> rule block */
 } aw_trust_type;
 
-/* Registry iteration in offer order (associate, viewer, friend, partner, admin, mcp_client). */
-size_t aw_trust_type_count(void);
-const aw_trust_type *aw_trust_type_at(size_t i);
-/* Lookup by exact name, NULL when unknown. */
-const aw_trust_type *aw_trust_type_find(const char *name);
+struct aw_app;
 
-/* Base permissions of a type as a parsed JSON object, BORROWED from a process-wide immutable cache
- * (never modify, never decref; safe to read from any thread). NULL for an unknown name. */
-const json_t *aw_trust_type_permissions(const char *name);
+/* Registry iteration in offer order: the defaults (associate, viewer, friend, partner, admin, mcp_client),
+ * where an application type of the same name replaces the default, then the application's other types
+ * (aw_config.trust_types). `app` NULL = the defaults only. */
+size_t aw_trust_type_count(const struct aw_app *app);
+const aw_trust_type *aw_trust_type_at(const struct aw_app *app, size_t i);
+/* Lookup by exact name, NULL when unknown. */
+const aw_trust_type *aw_trust_type_find(const struct aw_app *app, const char *name);
+
+/* Base permissions of a type as a parsed JSON object, BORROWED (the defaults from a process-wide immutable
+ * cache, application types from the app; never modify, never decref). NULL for an unknown name. */
+const json_t *aw_trust_type_permissions(const struct aw_app *app, const char *name);
+
+/* Copy the application's trust types from its config into the app (aw_app_new). AW_EINVAL for a type
+ * without a name or with permissions that are not a JSON object. */
+int aw_trust_types_load(struct aw_app *app);
+void aw_trust_types_free(struct aw_app *app);
 
 #endif

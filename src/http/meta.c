@@ -19,11 +19,11 @@ static void text(aw_req *req, const char *s)
 
 /* Trust types offered and their descriptions (/meta/trusttypes, /meta/actingweb/trust_types) come from
  * the trust-type registry (core/trust_types.c). */
-static json_t *trust_type_names(void)
+static json_t *trust_type_names(const aw_app *app)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < aw_trust_type_count(); i++)
-        json_array_append_new(a, json_string(aw_trust_type_at(i)->name));
+    for (size_t i = 0; i < aw_trust_type_count(app); i++)
+        json_array_append_new(a, json_string(aw_trust_type_at(app, i)->name));
     return a;
 }
 
@@ -41,7 +41,7 @@ static void meta_all(aw_req *req)
     json_object_set_new(m, "aw_version", json_string(AW_PROTOCOL_VERSION));
     json_object_set_new(m, "aw_supported", json_string(aw_supported_tags(req->app)));
     json_object_set_new(m, "aw_formats", json_string("json"));
-    json_object_set_new(m, "aw_trust_types", trust_type_names());
+    json_object_set_new(m, "aw_trust_types", trust_type_names(req->app));
     json_t *aw = json_object();
     json_object_set_new(aw, "version", json_string(AW_PROTOCOL_VERSION));
     json_object_set_new(aw, "supported", json_string(aw_supported_tags(req->app)));
@@ -53,8 +53,8 @@ static void meta_all(aw_req *req)
 static void meta_trusttypes(aw_req *req)
 {
     json_t *types = json_object();
-    for (size_t i = 0; i < aw_trust_type_count(); i++) {
-        const aw_trust_type *t = aw_trust_type_at(i);
+    for (size_t i = 0; i < aw_trust_type_count(req->app); i++) {
+        const aw_trust_type *t = aw_trust_type_at(req->app, i);
         json_object_set_new(types, t->name,
                             json_pack("{s:s,s:s}", "display_name", t->display_name, "description", t->description));
     }
@@ -66,8 +66,8 @@ static void meta_trusttypes(aw_req *req)
 static void meta_aw_trust_types(aw_req *req)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < aw_trust_type_count(); i++) {
-        const aw_trust_type *t = aw_trust_type_at(i);
+    for (size_t i = 0; i < aw_trust_type_count(req->app); i++) {
+        const aw_trust_type *t = aw_trust_type_at(req->app, i);
         json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "name", t->name, "display_name", t->display_name,
                                            "description", t->description, "created_by", "system"));
     }

@@ -56,7 +56,7 @@ static void perms_get(aw_req *req, const aw_trust_rec *tr)
         aw_req_reply_status(req, r, "permission override");
         return;
     }
-    const json_t *defaults = aw_trust_type_permissions(tr->relationship);
+    const json_t *defaults = aw_trust_type_permissions(req->app, tr->relationship);
     if (!defaults) {
         aw_req_reply_error(req, 404, "unknown trust type");
         return;

@@ -127,22 +127,22 @@ static void test_registry(void **state)
 {
     (void)state;
     const char *names[] = {"associate", "viewer", "friend", "partner", "admin", "mcp_client"};
-    assert_int_equal(aw_trust_type_count(), 6);
+    assert_int_equal(aw_trust_type_count(NULL), 6);
     for (size_t i = 0; i < 6; i++) {
-        assert_string_equal(aw_trust_type_at(i)->name, names[i]);
-        assert_non_null(aw_trust_type_find(names[i]));
-        const json_t *p = aw_trust_type_permissions(names[i]);
+        assert_string_equal(aw_trust_type_at(NULL, i)->name, names[i]);
+        assert_non_null(aw_trust_type_find(NULL, names[i]));
+        const json_t *p = aw_trust_type_permissions(NULL, names[i]);
         assert_true(json_is_object(p));
-        json_t *copy = aw_perms_trust_type_defaults(names[i]);
+        json_t *copy = aw_perms_trust_type_defaults(NULL, names[i]);
         assert_true(json_equal(copy, p));
         assert_ptr_not_equal(copy, p);
         json_decref(copy);
     }
-    assert_null(aw_trust_type_at(6));
-    assert_null(aw_trust_type_find("stranger"));
-    assert_null(aw_trust_type_permissions("stranger"));
-    assert_null(aw_perms_trust_type_defaults("stranger"));
-    assert_null(aw_perms_trust_type_defaults(NULL));
+    assert_null(aw_trust_type_at(NULL, 6));
+    assert_null(aw_trust_type_find(NULL, "stranger"));
+    assert_null(aw_trust_type_permissions(NULL, "stranger"));
+    assert_null(aw_perms_trust_type_defaults(NULL, "stranger"));
+    assert_null(aw_perms_trust_type_defaults(NULL, NULL));
 }
 
 /* ------------------------------------------------------------------ evaluation per default type */
@@ -217,12 +217,55 @@ static const row matrix[] = {
     {"stranger", "properties", "x", "read", N},
 };
 
+/* Application trust types (aw_config.trust_types): a new type and one replacing a default. */
+static void test_app_trust_types(void **state)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/aw-unit-tt-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char spec[128];
+    snprintf(spec, sizeof spec, "sqlite:%s/t.db", dir);
+    aw_trust_type_def defs[] = {
+        {"colleague", "Colleague", "Work data", "{\"properties\": {\"patterns\": [\"work/*\"], \"operations\": [\"read\"]}}"},
+        {"friend", NULL, NULL, "{\"properties\": {\"patterns\": [\"*\"], \"operations\": [\"read\"]}}"},
+    };
+    aw_config cfg;
+    aw_config_init(&cfg);
+    cfg.base_url = "http://127.0.0.1:1";
+    cfg.storage = spec;
+    cfg.log_level = AW_LOG_ERROR;
+    cfg.trust_types = defs;
+    cfg.n_trust_types = 2;
+    aw_app *app = NULL;
+    assert_int_equal(aw_app_new(&cfg, &app), AW_OK);
+    assert_int_equal(aw_trust_type_count(app), 7);
+    assert_string_equal(aw_trust_type_at(app, 6)->name, "colleague");
+    assert_string_equal(aw_trust_type_at(app, 2)->name, "friend");
+    assert_string_equal(aw_trust_type_at(app, 2)->display_name, "friend"); /* replaced */
+    assert_non_null(aw_trust_type_find(app, "colleague"));
+    assert_null(aw_trust_type_find(NULL, "colleague"));
+    const json_t *p = aw_trust_type_permissions(app, "colleague");
+    assert_int_equal(aw_perms_evaluate(p, NULL, "properties", "work/desk", "read"), AW_PERM_ALLOWED);
+    assert_int_equal(aw_perms_evaluate(p, NULL, "properties", "home", "read"), AW_PERM_DENIED);
+    /* the replaced friend no longer writes */
+    p = aw_trust_type_permissions(app, "friend");
+    assert_int_equal(aw_perms_evaluate(p, NULL, "properties", "x", "write"), AW_PERM_DENIED);
+    aw_app_free(app);
+    /* a bad permissions document refuses the configuration */
+    defs[0].permissions_json = "[1]";
+    cfg.n_trust_types = 1;
+    assert_int_equal(aw_app_new(&cfg, &app), AW_EINVAL);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_default_matrix(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof matrix / sizeof matrix[0]; i++) {
         const row *r = &matrix[i];
-        aw_perm_decision got = aw_perms_evaluate(aw_trust_type_permissions(r->type), NULL, r->category, r->target, r->op);
+        aw_perm_decision got = aw_perms_evaluate(aw_trust_type_permissions(NULL, r->type), NULL, r->category, r->target, r->op);
         if (got != r->want) fail_msg("%s %s '%s' %s: got %d want %d", r->type, r->category, r->target, r->op, got, r->want);
     }
 }
@@ -231,7 +274,7 @@ static void test_default_matrix(void **state)
 static void test_merge(void **state)
 {
     (void)state;
-    const json_t *friend = aw_trust_type_permissions("friend");
+    const json_t *friend = aw_trust_type_permissions(NULL, "friend");
     json_t *ovr = J("{\"properties\": {\"patterns\": [\"calendar/*\", \"*\"], \"operations\": [\"read\", \"subscribe\"],"
                     " \"excluded_patterns\": [\"secret\"]}, \"tools\": {\"allowed\": [\"t1\"]},"
                     " \"methods\": {\"denied\": []}, \"created_by\": \"creator\"}");
@@ -270,7 +313,7 @@ static void test_merge(void **state)
 static void test_override_takes_write_from_friend(void **state)
 {
     (void)state;
-    const json_t *friend = aw_trust_type_permissions("friend");
+    const json_t *friend = aw_trust_type_permissions(NULL, "friend");
     json_t *ovr = J("{\"properties\": {\"patterns\": [\"*\"], \"operations\": [\"read\", \"subscribe\"]}}");
     assert_int_equal(aw_perms_evaluate(friend, NULL, "properties", "mood", "write"), A);
     assert_int_equal(aw_perms_evaluate(friend, ovr, "properties", "mood", "write"), D);
@@ -288,7 +331,7 @@ static void test_override_takes_write_from_friend(void **state)
     json_decref(ovr);
 
     // associate widened to calendar/...
-    const json_t *assoc = aw_trust_type_permissions("associate");
+    const json_t *assoc = aw_trust_type_permissions(NULL, "associate");
     ovr = J("{\"properties\": {\"patterns\": [\"calendar/*\"], \"operations\": [\"read\"]}}");
     assert_int_equal(aw_perms_evaluate(assoc, ovr, "properties", "calendar/today", "read"), A);
     assert_int_equal(aw_perms_evaluate(assoc, ovr, "properties", "public/a", "read"), A);
@@ -479,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_default_matrix),
+        cmocka_unit_test(test_app_trust_types),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_override_takes_write_from_friend),
         cmocka_unit_test(test_normalize),
