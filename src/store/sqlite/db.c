@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Schema migrations: migrations[i] brings user_version from i to i+1. Append only. */
@@ -202,10 +203,28 @@ static void sq_close(aw_store *s)
  * shards). Instead every connection's housekeeping (every 250 ms) truncates the WAL once it passes 4 MB;
  * the checkpoint waits for the other writers and readers through the busy handler. Measured with two
  * shards under 11-12k writes/s: WAL stays below ~25 MB, write p99 ~55 ms (from the checkpoint pauses). */
+/* Diff retention (sdk-api.md §6.8): diffs nobody acknowledged are dropped after 7 days; a subscriber that
+ * comes back later recovers through a pull sync, whose gap then leads to a baseline. */
+#define DIFF_RETENTION_S (7 * 24 * 3600)
+
+static void prune_diffs(aw_sq *q)
+{
+    time_t t = time(NULL) - DIFF_RETENTION_S;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char cutoff[40];
+    strftime(cutoff, sizeof cutoff, "%Y-%m-%dT%H:%M:%S", &tm);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM diffs WHERE ts < ?1");
+    if (!st) return;
+    aw_sq_bind_text(st, 1, cutoff);
+    aw_sq_exec_stmt(q, st, "diff retention");
+}
+
 static void sq_maintain(aw_store *s)
 {
     aw_sq *q = aw_sq_of(s);
     if (q->in_txn) return;
+    if (q->maintain_calls++ % 240 == 0) prune_diffs(q); /* about once a minute */
     const char *db = sqlite3_db_filename(q->db, "main");
     if (!db || !*db) return;
     char wal[4096];

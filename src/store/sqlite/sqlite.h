@@ -19,6 +19,7 @@ typedef struct aw_sq {
     aw_sq_stmt_slot *slots;
     size_t nslots;
     int in_txn;
+    unsigned maintain_calls;
 } aw_sq;
 
 static inline aw_sq *aw_sq_of(aw_store *s) { return (aw_sq *)s->impl; }
