@@ -27,36 +27,9 @@ static void action_done(aw_hook_ctx *ctx, int status, json_t *value, void *ud)
 
 void aw_ep_actions(aw_req *req)
 {
-    if (!aw_req_header(req, "Authorization")) {
-        aw_req_reply_error(req, 403, "forbidden");
-        return;
-    }
-    if (!aw_req_authenticate(req)) return;
+    const char *name = aw_hookreq_rpc_gate(req, AW_HK_ACTION, "actions");
+    if (!name) return;
     const char *m = req->method;
-    if (req->nseg == 2) {
-        if (strcmp(m, "GET") != 0) {
-            aw_req_reply_error(req, 405, "method not allowed");
-            return;
-        }
-        if (req->who.kind == AW_WHO_TRUSTEE || (req->who.kind == AW_WHO_PEER && !req->who.approved)) {
-            aw_req_reply_error(req, 403, "forbidden");
-            return;
-        }
-        json_t *metas[256];
-        size_t n = aw_hooks_list(req->app, AW_HK_ACTION, metas, 256);
-        json_t *arr = json_array();
-        for (size_t i = 0; arr && i < n && i < 256; i++)
-            if (aw_hookreq_may(req, "actions", json_string_value(json_object_get(metas[i], "name"))))
-                json_array_append(arr, metas[i]);
-        if (!arr) aw_req_reply_status(req, AW_ENOMEM, "actions");
-        else aw_req_reply_json(req, 200, json_pack("{s:o}", "actions", arr));
-        return;
-    }
-    const char *name = req->segs[2];
-    if (!aw_hookreq_may(req, "actions", name)) {
-        aw_req_reply_error(req, 403, "forbidden");
-        return;
-    }
     bool run = !strcmp(m, "POST") || !strcmp(m, "PUT");
     if (!run && strcmp(m, "GET") != 0 && strcmp(m, "DELETE") != 0) {
         aw_req_reply_error(req, 405, "method not allowed");

@@ -104,6 +104,37 @@ bool aw_hookreq_may(aw_req *req, const char *category, const char *name)
     return aw_acl_allows(&req->who, category, req->method, NULL);
 }
 
+const char *aw_hookreq_rpc_gate(aw_req *req, aw_hook_kind kind, const char *category)
+{
+    if (!aw_req_header(req, "Authorization")) {
+        aw_req_reply_error(req, 403, "forbidden");
+        return NULL;
+    }
+    if (!aw_req_authenticate(req)) return NULL;
+    if (req->nseg > 2) {
+        if (aw_hookreq_may(req, category, req->segs[2])) return req->segs[2];
+        aw_req_reply_error(req, 403, "forbidden");
+        return NULL;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        aw_req_reply_error(req, 405, "method not allowed");
+        return NULL;
+    }
+    if (req->who.kind == AW_WHO_TRUSTEE || (req->who.kind == AW_WHO_PEER && !req->who.approved)) {
+        aw_req_reply_error(req, 403, "forbidden");
+        return NULL;
+    }
+    json_t *metas[256];
+    size_t n = aw_hooks_list(req->app, kind, metas, 256);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n && i < 256; i++)
+        if (aw_hookreq_may(req, category, json_string_value(json_object_get(metas[i], "name"))))
+            json_array_append(arr, metas[i]);
+    if (!arr) aw_req_reply_status(req, AW_ENOMEM, category);
+    else aw_req_reply_json(req, 200, json_pack("{s:o}", category, arr));
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ property hooks */
 
 bool aw_hookreq_prop_match(aw_req *req, const char *name, unsigned op)

@@ -24,6 +24,10 @@ void aw_hookreq_callback(aw_req *req, const char *name);
 /* §5.3 then §5.2 for /methods and /actions: creator yes, trustee no, a peer by its type's `category`
  * rules for `name` ("" = the collection), falling back to the ACL. */
 bool aw_hookreq_may(aw_req *req, const char *category, const char *name);
+/* The gate /methods and /actions share: anonymous callers get 403 (Ref, not 401), then authentication;
+ * GET on the collection answers the registered metadata the caller may use; an item the caller may not
+ * use gets 403. Returns the item's name (segs[2]) when the handler goes on, NULL when answered. */
+const char *aw_hookreq_rpc_gate(aw_req *req, aw_hook_kind kind, const char *category);
 
 #endif
 
