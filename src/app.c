@@ -130,6 +130,7 @@ int aw_app_new(const aw_config *cfg, aw_app **out)
     app->cfg.storage = own(app, cfg->storage);
     app->cfg.default_relationship = own(app, cfg->default_relationship ? cfg->default_relationship : "associate");
     app->cfg.listen_host = own(app, cfg->listen_host ? cfg->listen_host : "127.0.0.1");
+    app->cfg.net.ca_file = own(app, cfg->net.ca_file);
     app->log.fn = cfg->log_cb;
     app->log.ud = cfg->log_ud;
     app->log.level = cfg->log_level;

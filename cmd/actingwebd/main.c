@@ -55,6 +55,7 @@ static const opt_def opts[] = {
     {"verify-timeout-ms", OPT_INT, "0", "deadline of the trust verification call-back in ms (0 = 5000)"},
     {"delivery-concurrency", OPT_INT, "0", "subscription callbacks in flight per shard (0 = 64)"},
     {"peer-per-origin", OPT_INT, "0", "outbound peer requests in flight per origin (0 = 64)"},
+    {"peer-ca-file", OPT_STR, NULL, "CA bundle (PEM) to verify https peers with (default: the system CA store)"},
     {"peer-max-outbound", OPT_INT, "0", "outbound peer requests in flight in total (0 = 1024)"},
     {"callback-cap", OPT_INT, "0", "largest high-granularity callback body in bytes before downgrade to low (0 = 262144)"},
     {"config", OPT_STR, NULL, "JSON file with any of these options as keys (flags and env win)"},
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
     if (ival("connect-timeout-ms", 0, 3600000)) cfg.net.connect_ms = (uint32_t)ival("connect-timeout-ms", 0, 3600000);
     if (ival("verify-timeout-ms", 0, 3600000)) cfg.net.verify_ms = (uint32_t)ival("verify-timeout-ms", 0, 3600000);
     if (ival("peer-per-origin", 0, 1000000)) cfg.net.per_origin = (uint32_t)ival("peer-per-origin", 0, 1000000);
+    cfg.net.ca_file = val("peer-ca-file");
     if (ival("peer-max-outbound", 0, 1000000)) cfg.net.max_outbound = (uint32_t)ival("peer-max-outbound", 0, 1000000);
     cfg.delivery_max_concurrent = (uint32_t)ival("delivery-concurrency", 0, 1000000);
     cfg.delivery_cap_bytes = (size_t)ival("callback-cap", 0, 1L << 30);

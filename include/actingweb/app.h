@@ -29,6 +29,7 @@ typedef struct aw_net_config {
     uint32_t per_origin;    /* requests in flight per scheme+host+port; default 64 */
     size_t max_response;    /* response body cap in bytes; default 4 MiB */
     int deny_private_peers; /* refuse peer URLs on loopback/private addresses; default 0 */
+    const char *ca_file;    /* CA bundle (PEM) to verify https peers with; NULL = the system CA store */
 } aw_net_config;
 
 /* A trust type the application offers besides the defaults (protocol.md §5.3); a type with a default's

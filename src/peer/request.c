@@ -309,6 +309,8 @@ void aw_req_launch_or_queue(aw_op *op)
     curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op->origin_key));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* https peers are verified (peer and host name) against the system CA store, or cfg.net.ca_file. */
+    if (net->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, net->ca_file);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
