@@ -21,6 +21,7 @@ typedef struct reg_ctx {
     json_t *blob;
     int status;
     int registered;
+    size_t made;
     char ts[32];
     int64_t now_ms;
 } reg_ctx;
@@ -78,6 +79,7 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     if (!txt) return AW_ENOMEM;
     r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
     free(txt);
+    if (r == AW_OK) c->made++;
     if (r == AW_OK && strcmp(sub->granularity, "none") != 0) {
         aw_outbox_job j = {.actor = (char *)c->actor,
                            .subid = sub->subid,
@@ -94,13 +96,21 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
 int aw_changes_register(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
                         const char *resource, json_t *blob)
 {
-    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, "", aw_time_ms()};
+    return aw_changes_register_n(app, actor_id, target, subtarget, resource, blob, NULL);
+}
+
+int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
+                          const char *resource, json_t *blob, size_t *n_diffs)
+{
+    if (n_diffs) *n_diffs = 0;
+    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, 0, "", aw_time_ms()};
     aw_time_iso(c.ts);
     /* A suspended target registers nothing; its subscribers get a resync on resume. */
     int r = app->store->subs->is_suspended(app->store, actor_id, target, subtarget ? subtarget : "");
     if (r == AW_OK) return AW_OK;
     if (r != AW_ENOTFOUND) return r;
     r = app->store->subs->each_for_change(app->store, actor_id, target, register_one, &c);
+    if (r == AW_OK && n_diffs) *n_diffs = c.made;
     if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
     return r;
 }

@@ -14,5 +14,8 @@
  * a storage status (the caller then rolls back). */
 int aw_changes_register(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
                         const char *resource, json_t *blob);
+/* As aw_changes_register; *n_diffs receives the number of diffs made. */
+int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
+                          const char *resource, json_t *blob, size_t *n_diffs);
 
 #endif

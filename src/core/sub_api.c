@@ -416,21 +416,22 @@ static int in_txn(aw_app *app, int (*fn)(aw_app *app, void *ctx), void *ctx)
 typedef struct notify_args {
     const char *actor, *target, *subtarget, *resource;
     json_t *blob;
+    size_t made;
 } notify_args;
 
 static int do_notify(aw_app *app, void *ctx)
 {
     notify_args *a = ctx;
-    return aw_changes_register(app, a->actor, a->target, a->subtarget, a->resource, a->blob);
+    return aw_changes_register_n(app, a->actor, a->target, a->subtarget, a->resource, a->blob, &a->made);
 }
 
 int aw_sub_notify(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
                   const char *resource, json_t *blob, size_t *n_diffs)
 {
     if (!app || !actor_id || !target || !*target || !blob) return AW_EINVAL;
-    notify_args a = {actor_id, target, subtarget, resource, blob};
+    notify_args a = {actor_id, target, subtarget, resource, blob, 0};
     int r = in_txn(app, do_notify, &a);
-    if (n_diffs) *n_diffs = 0; /* the diff count is not tracked per call yet */
+    if (n_diffs) *n_diffs = r == AW_OK ? a.made : 0;
     return r;
 }
 
