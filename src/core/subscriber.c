@@ -183,9 +183,10 @@ static int drain_pending(aw_app *app, const aw_sub_rec *sub, int64_t *last)
         r = apply(app, sub, data, AW_APPLY_DIFF, l.v[i].seq);
         if (r == AW_OK) *last = l.v[i].seq;
     }
+    size_t n = l.n;
     for (size_t i = 0; i < l.n; i++) json_decref(l.v[i].body);
     free(l.v);
-    if (r == AW_OK) r = s->pending->del_upto(s, sub->actor, sub->subid, *last);
+    if (r == AW_OK && n > 0) r = s->pending->del_upto(s, sub->actor, sub->subid, *last);
     return r;
 }
 
