@@ -16,32 +16,10 @@
 
 #include <actingweb/actingweb.h>
 
-typedef struct actor {
-    char id[64], url[160], pass[64];
-} actor;
+#include "served_app.h"
 
+static served_app srv;
 static aw_app *app;
-static pthread_t loop_thread;
-static char base[64], dir[64];
-
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    getsockname(s, (struct sockaddr *)&a, &l);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-static void *run(void *arg)
-{
-    aw_app_run(arg);
-    return NULL;
-}
-
-static void quiet(aw_log_level l, const char *m, void *ud) {}
 
 /* One HTTP request as a's creator; returns the status and, when wanted, the JSON body. */
 static int http(const actor *a, const char *method, const char *path, const char *body, json_t **out)
@@ -58,59 +36,23 @@ static int http(const actor *a, const char *method, const char *path, const char
     return code;
 }
 
+static void tune(aw_config *cfg)
+{
+    cfg->devtest = 1;
+    cfg->default_relationship = "friend";
+    cfg->auto_accept_default = 1;
+}
+
 static int setup(void **st)
 {
-    snprintf(dir, sizeof dir, "/tmp/aw-sub-api-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    char storage[128];
-    snprintf(storage, sizeof storage, "sqlite:%s/db.sqlite", dir);
-    uint16_t port = free_port();
-    snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
-    aw_config cfg;
-    aw_config_init(&cfg);
-    cfg.base_url = base;
-    cfg.storage = storage;
-    cfg.listen_port = port;
-    cfg.devtest = 1;
-    cfg.default_relationship = "friend";
-    cfg.auto_accept_default = 1;
-    cfg.log_cb = quiet;
-    assert_int_equal(aw_app_new(&cfg, &app), AW_OK);
-    assert_int_equal(pthread_create(&loop_thread, NULL, run, app), 0);
-    return 0;
+    int r = served_start(&srv, "sub-api", tune);
+    app = srv.app;
+    return r;
 }
 
-static int teardown(void **st)
-{
-    aw_app_stop(app);
-    pthread_join(loop_thread, NULL);
-    aw_app_free(app);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int teardown(void **st) { return served_stop(&srv); }
 
-static void make_actor(actor *a)
-{
-    char url[96];
-    snprintf(url, sizeof url, "%s/", base);
-    json_t *body = json_pack("{s:s}", "creator", "creator");
-    aw_peer_request r = {.method = "POST", .url = url, .json = body};
-    aw_result *res = NULL;
-    for (int i = 0; i < 200; i++) { /* the listener may not be up yet */
-        if (aw_peer_request_sync(app, &r, NULL, &res) == AW_OK) break;
-        aw_result_unref(res);
-        res = NULL;
-        usleep(10000);
-    }
-    assert_non_null(res);
-    json_t *j = aw_result_json(res);
-    snprintf(a->id, sizeof a->id, "%s", json_string_value(json_object_get(j, "id")));
-    snprintf(a->pass, sizeof a->pass, "%s", json_string_value(json_object_get(j, "passphrase")));
-    snprintf(a->url, sizeof a->url, "%s/%s", base, a->id);
-    aw_result_unref(res);
-    json_decref(body);
-}
+static void make_actor(actor *a) { assert_int_equal(served_actor(&srv, a), 0); }
 
 /* The subscriber's stored copy of property `name` received from `pub` (NULL when absent). */
 static json_t *remote_value(const actor *sub, const actor *pub, const char *name)

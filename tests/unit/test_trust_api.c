@@ -17,88 +17,23 @@
 
 #include <actingweb/actingweb.h>
 
-typedef struct actor {
-    char id[64], url[160], pass[64];
-} actor;
+#include "served_app.h"
 
+static served_app srv;
 static aw_app *app;
-static pthread_t loop_thread;
-static char base[64], dir[64];
-
-static uint16_t free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    getsockname(s, (struct sockaddr *)&a, &l);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
-static void *run(void *arg)
-{
-    aw_app_run(arg);
-    return NULL;
-}
-
-static void quiet(aw_log_level l, const char *m, void *ud) {}
+static const char *base;
 
 static int setup(void **st)
 {
-    snprintf(dir, sizeof dir, "/tmp/aw-trust-api-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    char storage[128];
-    snprintf(storage, sizeof storage, "sqlite:%s/db.sqlite", dir);
-    uint16_t port = free_port();
-    snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
-    aw_config cfg;
-    aw_config_init(&cfg);
-    cfg.base_url = base;
-    cfg.storage = storage;
-    cfg.listen_port = port;
-    cfg.log_cb = quiet;
-    assert_int_equal(aw_app_new(&cfg, &app), AW_OK);
-    assert_int_equal(pthread_create(&loop_thread, NULL, run, app), 0);
-    for (int i = 0; i < 200; i++) { /* wait for the listener */
-        aw_peer_request r = {.method = "GET", .url = base};
-        aw_result *res = NULL;
-        aw_retry_policy once = {1, 0};
-        aw_call_opts o = AW_CALL_OPTS_INIT;
-        o.retry = &once;
-        int st2 = aw_peer_request_sync(app, &r, &o, &res);
-        aw_result_unref(res);
-        if (st2 == AW_OK) return 0;
-        usleep(10000);
-    }
-    return -1;
+    int r = served_start(&srv, "trust-api", NULL);
+    app = srv.app;
+    base = srv.base;
+    return r;
 }
 
-static int teardown(void **st)
-{
-    aw_app_stop(app);
-    pthread_join(loop_thread, NULL);
-    aw_app_free(app);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int teardown(void **st) { return served_stop(&srv); }
 
-static void make_actor(actor *a)
-{
-    char url[96];
-    snprintf(url, sizeof url, "%s/", base);
-    json_t *body = json_pack("{s:s}", "creator", "creator");
-    aw_peer_request r = {.method = "POST", .url = url, .json = body};
-    aw_result *res = NULL;
-    assert_int_equal(aw_peer_request_sync(app, &r, NULL, &res), AW_OK);
-    json_t *j = aw_result_json(res);
-    snprintf(a->id, sizeof a->id, "%s", json_string_value(json_object_get(j, "id")));
-    snprintf(a->pass, sizeof a->pass, "%s", json_string_value(json_object_get(j, "passphrase")));
-    snprintf(a->url, sizeof a->url, "%s/%s", base, a->id);
-    aw_result_unref(res);
-    json_decref(body);
-}
+static void make_actor(actor *a) { assert_int_equal(served_actor(&srv, a), 0); }
 
 /* GET {a}/trust/{rel}/{peer} as a's creator: the HTTP status, and the record in *out when wanted. */
 static int http_record(const actor *a, const char *rel, const char *peer, json_t **out)
