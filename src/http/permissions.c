@@ -22,20 +22,11 @@ void aw_ep_permissions(aw_req *req)
         aw_req_reply_error(req, 403, "only the peer itself may query its permissions");
         return;
     }
-    aw_store *s = req->app->store;
     aw_trust_rec tr;
-    int r = s->trusts->get(s, req->actor.id, peerid, &tr);
-    if (r == AW_ENOTFOUND) {
-        aw_req_reply_error(req, 404, "no such trust relationship");
-        return;
-    }
-    if (r != AW_OK) {
-        aw_req_reply_status(req, r, "trust");
-        return;
-    }
+    if (!aw_req_trust(req, peerid, NULL, &tr)) return;
     json_t *eff = NULL;
     bool custom = false;
-    r = aw_perms_effective_ex(req->app, req->actor.id, peerid, tr.relationship, &eff, &custom);
+    int r = aw_perms_effective_ex(req->app, req->actor.id, peerid, tr.relationship, &eff, &custom);
     if (r != AW_OK) {
         aw_trust_rec_free(&tr);
         aw_req_reply_status(req, r, "permissions");

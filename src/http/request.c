@@ -160,6 +160,19 @@ void aw_req_redirect(aw_req *req, const char *location)
     aw_req_reply_empty(req, 302);
 }
 
+bool aw_req_trust(aw_req *req, const char *peer, const char *rel, aw_trust_rec *out)
+{
+    aw_store *s = req->app->store;
+    int r = s->trusts->get(s, req->actor.id, peer, out);
+    if (r == AW_OK && rel && strcmp(out->relationship, rel) != 0) {
+        aw_trust_rec_free(out);
+        r = AW_ENOTFOUND;
+    }
+    if (r == AW_ENOTFOUND) aw_req_reply_error(req, 404, "no such trust relationship");
+    else if (r != AW_OK) aw_req_reply_status(req, r, "trust");
+    return r == AW_OK;
+}
+
 /* ------------------------------------------------------------------ authentication gate */
 
 bool aw_req_authenticate(aw_req *req)

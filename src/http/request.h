@@ -92,6 +92,11 @@ bool aw_req_authorize(aw_req *req, const char *acl_path, const char *owner_peer,
 /* Authentication only (devtest): 401 / 403 answered on failure. */
 bool aw_req_authenticate(aw_req *req);
 
+/* Load this actor's trust with `peer` into *out (free with aw_trust_rec_free). A missing record, or one
+ * whose relationship is not `rel` (NULL = any), is answered 404; a storage failure with its status; then
+ * false is returned. */
+bool aw_req_trust(aw_req *req, const char *peer, const char *rel, aw_trust_rec *out);
+
 /* Dispatch (router.c). */
 void aw_route(aw_req *req);
 

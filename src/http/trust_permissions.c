@@ -131,20 +131,9 @@ void aw_ep_trust_permissions(aw_req *req)
     }
     if (!aw_req_authorize(req, "trust", NULL, false)) return;
     const char *rel = req->segs[2], *peer = req->segs[3];
-    aw_store *s = req->app->store;
     aw_trust_rec tr;
-    int r = s->trusts->get(s, req->actor.id, peer, &tr);
-    if (r == AW_ENOTFOUND) {
-        aw_req_reply_error(req, 404, "no such trust relationship");
-        return;
-    }
-    if (r != AW_OK) {
-        aw_req_reply_status(req, r, "trust");
-        return;
-    }
-    if (strcmp(tr.relationship, rel) != 0) {
-        aw_req_reply_error(req, 404, "no such trust relationship");
-    } else if (!strcmp(m, "GET")) {
+    if (!aw_req_trust(req, peer, rel, &tr)) return;
+    if (!strcmp(m, "GET")) {
         perms_get(req, &tr);
     } else if (!strcmp(m, "PUT")) {
         perms_put(req, &tr);
