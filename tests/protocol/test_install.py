@@ -83,11 +83,11 @@ class Install(unittest.TestCase):
         libs = self.pkgconfig("--libs")
         self.assertIn("-lactingweb", libs)
         static = self.pkgconfig("--libs", "--static")
-        for lib in ("-lactingweb", "-luv", "-ljansson", "-lmicrohttpd", "-lcurl", "-lsqlite3", "-lm"):
+        for lib in ("-lactingweb", "-luv", "-ljansson", "-lmicrohttpd", "-lcurl", "-lsqlite3", "-lz", "-lm"):
             self.assertIn(lib, static)
         with open(os.path.join(self.libdir, "pkgconfig", "actingweb.pc")) as f:
             pc = f.read()
-        self.assertIn("Requires.private: libmicrohttpd libcurl sqlite3", pc)
+        self.assertIn("Requires.private: libmicrohttpd libcurl sqlite3 zlib", pc)
         self.assertIn("Libs.private:", pc)
 
     def run_example(self, exe, env=None):

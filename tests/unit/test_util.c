@@ -8,10 +8,13 @@
 
 #include <cmocka.h>
 
+#include <actingweb/status.h>
+
 #include "util/json.h"
 #include "util/rand.h"
 #include "util/str.h"
 #include "util/time.h"
+#include "util/zip.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 
@@ -351,6 +354,44 @@ static void buf_basics(void **st)
     aw_buf_free(&b); /* twice is fine */
 }
 
+/* gzip/deflate round trips, the output bound (a "zip bomb" stops at the limit), bad streams, coding names. */
+static void zip_roundtrip_and_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(aw_zip_kind_of(NULL), AW_ZIP_IDENTITY);
+    assert_int_equal(aw_zip_kind_of(" identity "), AW_ZIP_IDENTITY);
+    assert_int_equal(aw_zip_kind_of("GZIP"), AW_ZIP_GZIP);
+    assert_int_equal(aw_zip_kind_of("x-gzip"), AW_ZIP_GZIP);
+    assert_int_equal(aw_zip_kind_of("deflate"), AW_ZIP_DEFLATE);
+    assert_int_equal(aw_zip_kind_of("br"), AW_ZIP_UNKNOWN);
+    assert_int_equal(aw_zip_kind_of("gzip, br"), AW_ZIP_UNKNOWN);
+    size_t n = 200000;
+    char *in = malloc(n);
+    assert_non_null(in);
+    for (size_t i = 0; i < n; i++) in[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    for (int k = AW_ZIP_GZIP; k <= AW_ZIP_DEFLATE; k++) {
+        char *z = NULL;
+        size_t zl = 0;
+        assert_int_equal(aw_zip_encode((aw_zip_kind)k, in, n, &z, &zl), AW_OK);
+        assert_true(zl < n);
+        aw_buf out = AW_BUF_INIT;
+        assert_int_equal(aw_unzip((aw_zip_kind)k, z, zl, n, &out), AW_OK);
+        assert_int_equal(out.len, n);
+        assert_memory_equal(out.data, in, n);
+        aw_buf_free(&out);
+        assert_int_equal(aw_unzip((aw_zip_kind)k, z, zl, n - 1, &out), AW_EBUSY); /* one byte over the limit */
+        aw_buf_free(&out);
+        assert_int_equal(aw_unzip((aw_zip_kind)k, z, zl / 2, n, &out), AW_EINVAL); /* truncated */
+        aw_buf_free(&out);
+        free(z);
+    }
+    assert_int_equal(aw_zip_encode(AW_ZIP_UNKNOWN, in, n, &(char *){NULL}, &(size_t){0}), AW_EINVAL);
+    aw_buf out = AW_BUF_INIT;
+    assert_int_equal(aw_unzip(AW_ZIP_GZIP, "not gzip at all", 15, 100, &out), AW_EINVAL);
+    aw_buf_free(&out);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,7 +401,7 @@ int main(void)
         cmocka_unit_test(utf8_valid), cmocka_unit_test(utf8_invalid),
         cmocka_unit_test(ct_streq), cmocka_unit_test(misc_str),
         cmocka_unit_test(rand_formats), cmocka_unit_test(time_formats),
-        cmocka_unit_test(buf_basics),
+        cmocka_unit_test(buf_basics), cmocka_unit_test(zip_roundtrip_and_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
