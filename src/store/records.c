@@ -48,6 +48,7 @@ void aw_sub_rec_free(aw_sub_rec *r)
     free(r->resource);
     free(r->granularity);
     free(r->created_at);
+    free(r->accept_encoding);
     memset(r, 0, sizeof *r);
 }
 

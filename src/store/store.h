@@ -179,8 +179,10 @@ typedef struct aw_sub_rec {
     bool callback;
     int64_t sequence;  /* publisher: last diff number made; mirror: last sequence applied */
     int64_t acked_seq; /* mirror: highest sequence acknowledged to the publisher */
-    bool resync_pending;
+    bool resync_pending; /* mirror: a pull is due; publisher record: send a resync on the next delivery */
     char *created_at;
+    char *accept_encoding; /* publisher record: encodings the subscriber accepts for callbacks, comma-separated
+                            * ("gzip,deflate"); "" when none; NULL in a record passed to create = "" */
 } aw_sub_rec;
 
 void aw_sub_rec_free(aw_sub_rec *r);
@@ -217,6 +219,11 @@ typedef struct aw_store_sub_ops {
     int (*diff_get)(aw_store *s, const char *actor, const char *subid, int64_t seq, char **ts, char **blob);
     /* Remove diffs with seq <= upto (upto 0 = all). */
     int (*diff_clear)(aw_store *s, const char *actor, const char *subid, int64_t upto);
+    /* Per-subscription diff cap (sdk-api.md §6.8), called after a diff_add whose sequence is `newest`:
+     * when the subscription holds more than `cap` diffs, the oldest go. When a delivery job of a pruned
+     * diff is still queued the publisher record is flagged (resync_pending) and *flagged set; the jobs
+     * stay, and delivery turns the first one into a resync. Cheap when under the cap (one index lookup). */
+    int (*diff_trim)(aw_store *s, const char *actor, const char *subid, int64_t newest, int64_t cap, bool *flagged);
     /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
      * resync pending, or queued callbacks older than stale_ms (a gap); with `all`, every mirror (the
      * periodic polling backstop). At most 1000 per call. */
@@ -262,7 +269,8 @@ typedef struct aw_store_outbox_ops {
     int (*done)(aw_store *s, int64_t id);
     /* Reschedule after a failure (lease released). */
     int (*retry)(aw_store *s, int64_t id, int attempts, int64_t due_ms);
-    /* Earliest due_ms of any job, or ENOTFOUND. */
+    /* Earliest time a job becomes claimable (max of due_ms, its lease and its peer's pause; only the head job of
+     * each subscription counts), or ENOTFOUND. */
     int (*next_due)(aw_store *s, int64_t *due_ms);
     int (*count)(aw_store *s, int64_t *n);
     /* Release leases held by owners whose name does not start with `keep_prefix` (a restarted process
@@ -270,6 +278,16 @@ typedef struct aw_store_outbox_ops {
     int (*release_others)(aw_store *s, const char *keep_prefix);
     /* AW_OK when any actor has circuit-breaker state stored (bucket _circuit_breaker_state), else ENOTFOUND. */
     int (*breakers_exist)(aw_store *s);
+    /* Drop the diff/resync jobs of subscription (actor, subid) with seq < before (a resync replaces them). */
+    int (*drop_before)(aw_store *s, const char *actor, const char *subid, int64_t before);
+    /* Per-peer pause (after a 503, sdk-api.md §6.3): while now < until_ms no job of (actor, peerid) is
+     * claimed, and next_due counts the pause. backoff_ms is the length of the last pause (for doubling). */
+    int (*pause_set)(aw_store *s, const char *actor, const char *peerid, int64_t until_ms, int64_t backoff_ms);
+    int (*pause_get)(aw_store *s, const char *actor, const char *peerid, int64_t *until_ms,
+                     int64_t *backoff_ms); /* ENOTFOUND when none */
+    int (*pause_clear)(aw_store *s, const char *actor, const char *peerid);
+    /* AW_OK when any pause is stored, else ENOTFOUND. */
+    int (*pauses_exist)(aw_store *s);
 } aw_store_outbox_ops;
 
 /* Subscriber-side queue of out-of-order callbacks. */

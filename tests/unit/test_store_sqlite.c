@@ -253,6 +253,7 @@ static void delete_cascade(void **state)
         mk_trust(s, id, "peer1", "friend", "urn:x", "secret-1");
         mk_trust(s, id, "peer2", "admin", "urn:x", "secret-2");
         assert_int_equal(s->trusts->perm_set(s, id, "peer1", "{\"properties\":{}}"), AW_OK);
+        assert_int_equal(s->outbox->pause_set(s, id, "peer1", 1, 1), AW_OK);
     }
     sqlite3 *db = raw_open(f);
     int ntables = 0;
@@ -640,12 +641,93 @@ static void transactions(void **state)
     free(v);
 }
 
+/* ------------------------------------------------------------------ diff cap, per-peer pauses */
+static int64_t sub_resync_flag(aw_store *s, const char *actor, const char *subid)
+{
+    aw_sub_rec r;
+    assert_int_equal(s->subs->get(s, actor, subid, &r), AW_OK);
+    int64_t v = r.resync_pending;
+    assert_string_equal(r.accept_encoding, "gzip");
+    aw_sub_rec_free(&r);
+    return v;
+}
+
+static int count_claimed(const aw_outbox_job *j, void *ud)
+{
+    (*(int *)ud)++;
+    return AW_OK;
+}
+
+static void diff_cap_and_pauses(void **state)
+{
+    fx *f = *state;
+    aw_store *s = f->s;
+    const char *A = "capaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    mk_actor(s, A, "c");
+    mk_trust(s, A, "peer1", "friend", "urn:x", "secret-1");
+    aw_sub_rec rec = {.actor = (char *)A, .subid = (char *)"sub1", .peerid = (char *)"peer1",
+                      .target = (char *)"properties", .granularity = (char *)"high", .accept_encoding = (char *)"gzip"};
+    assert_int_equal(s->subs->create(s, &rec), AW_OK);
+    sqlite3 *db = raw_open(f);
+    bool flagged = true;
+    /* Under the cap nothing goes; diffs nobody still has to deliver are pruned without a flag. */
+    for (int64_t seq = 1; seq <= 7; seq++) {
+        assert_int_equal(s->subs->diff_add(s, A, "sub1", seq, "2026-01-01T00:00:00", "{}"), AW_OK);
+        if (seq == 7) {
+            aw_outbox_job j = {.actor = (char *)A, .subid = (char *)"sub1", .peerid = (char *)"peer1", .seq = 7,
+                               .kind = (char *)"diff", .due_ms = 0};
+            assert_int_equal(s->outbox->add(s, &j), AW_OK);
+        }
+        assert_int_equal(s->subs->diff_trim(s, A, "sub1", seq, 5, &flagged), AW_OK);
+        assert_false(flagged);
+    }
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM diffs WHERE actor = ?1", A), 5);
+    assert_int_equal(raw_int(db, "SELECT MIN(seq) FROM diffs WHERE actor = ?1", A), 3);
+    assert_int_equal(sub_resync_flag(s, A, "sub1"), 0);
+    /* Pruning the diff of a queued job flags the subscription; the job stays for delivery to turn into a resync. */
+    for (int64_t seq = 8; seq <= 12; seq++) {
+        assert_int_equal(s->subs->diff_add(s, A, "sub1", seq, "2026-01-01T00:00:00", "{}"), AW_OK);
+        assert_int_equal(s->subs->diff_trim(s, A, "sub1", seq, 5, &flagged), AW_OK);
+        assert_int_equal(flagged, seq == 12);
+    }
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM diffs WHERE actor = ?1", A), 5);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM outbox WHERE actor = ?1", A), 1);
+    assert_int_equal(sub_resync_flag(s, A, "sub1"), 1);
+    /* A paused peer's job is not claimed, and next_due says when the pause ends. */
+    int64_t due = 0, until = 0, backoff = 0;
+    assert_int_equal(s->outbox->pauses_exist(s), AW_ENOTFOUND);
+    assert_int_equal(s->outbox->pause_set(s, A, "peer1", 5000, 1000), AW_OK);
+    assert_int_equal(s->outbox->pause_set(s, A, "peer1", 4000, 2000), AW_OK); /* never shortens */
+    assert_int_equal(s->outbox->pause_get(s, A, "peer1", &until, &backoff), AW_OK);
+    assert_int_equal(until, 5000);
+    assert_int_equal(backoff, 2000);
+    assert_int_equal(s->outbox->pauses_exist(s), AW_OK);
+    assert_int_equal(s->outbox->next_due(s, &due), AW_OK);
+    assert_int_equal(due, 5000);
+    int n = 0;
+    assert_int_equal(s->outbox->claim(s, "t-1", 4999, 1000, 10, count_claimed, &n), AW_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(s->outbox->claim(s, "t-1", 5000, 1000, 10, count_claimed, &n), AW_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(s->outbox->pause_clear(s, A, "peer1"), AW_OK);
+    assert_int_equal(s->outbox->pause_get(s, A, "peer1", &until, &backoff), AW_ENOTFOUND);
+    /* A resync replaces the older jobs of its subscription. */
+    assert_int_equal(s->outbox->drop_before(s, A, "sub1", 13), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM outbox WHERE actor = ?1", A), 0);
+    /* Deleting the trust removes a pause with everything else of that peer. */
+    assert_int_equal(s->outbox->pause_set(s, A, "peer1", 5000, 1000), AW_OK);
+    assert_int_equal(s->trusts->del(s, A, "peer1"), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM peer_pauses WHERE actor = ?1", A), 0);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(open_migrate_twice), T(newer_schema_refused), T(actors_crud), T(delete_cascade),
         T(properties),         T(attributes),          T(trusts),      T(transactions),
+        T(diff_cap_and_pauses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

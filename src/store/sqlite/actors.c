@@ -94,6 +94,7 @@ static const char *const cascade_sql[] = {
     "DELETE FROM outbox WHERE actor = ?1 AND kind <> 'notice'", /* notices outlive the actor */
     "DELETE FROM pending_callbacks WHERE actor = ?1",
     "DELETE FROM suspensions WHERE actor = ?1",
+    "DELETE FROM peer_pauses WHERE actor = ?1",
 };
 
 static int actor_delete(aw_store *s, const char *id)

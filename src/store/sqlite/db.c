@@ -53,6 +53,11 @@ static const char *const migrations[] = {
     " body TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY(actor, subid, seq)) WITHOUT ROWID;"
     "CREATE TABLE suspensions(actor TEXT NOT NULL, target TEXT NOT NULL, subtarget TEXT NOT NULL DEFAULT '',"
     " PRIMARY KEY(actor, target, subtarget)) WITHOUT ROWID;",
+    /* 3: what each subscriber accepts as Content-Encoding of callbacks (protocol.md §9.11); per-peer
+     * delivery pauses after 503 (sdk-api.md §6.3), shared by every shard on the database */
+    "ALTER TABLE subscriptions ADD COLUMN accept_encoding TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE peer_pauses(actor TEXT NOT NULL, peerid TEXT NOT NULL, until_ms INTEGER NOT NULL,"
+    " backoff_ms INTEGER NOT NULL, PRIMARY KEY(actor, peerid)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 

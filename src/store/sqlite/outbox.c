@@ -51,6 +51,8 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
     sqlite3_stmt *st = aw_sq_stmt(
         q, "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 + ?3 WHERE id IN ("
            " SELECT o.id FROM outbox o WHERE o.due_ms <= ?2 AND o.lease_until <= ?2"
+           " AND NOT EXISTS (SELECT 1 FROM peer_pauses pp WHERE pp.actor = o.actor AND pp.peerid = o.peerid"
+           "   AND pp.until_ms > ?2)"
            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
            "   AND p.subid <> '' AND (p.seq < o.seq OR (p.lease_until > ?2 AND p.id <> o.id)))"
            " ORDER BY o.due_ms LIMIT ?4)"
@@ -115,10 +117,16 @@ static int outbox_retry(aw_store *s, int64_t id, int attempts, int64_t due_ms)
     return aw_sq_exec_stmt(q, st, "outbox retry");
 }
 
+/* Only the head job of each subscription counts (the others wait for it), and a paused peer's jobs are
+ * due when the pause ends. */
 static int outbox_next_due(aw_store *s, int64_t *due_ms)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(MAX(due_ms, lease_until)) FROM outbox");
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(MAX(o.due_ms, o.lease_until, IFNULL((SELECT"
+                                     " pp.until_ms FROM peer_pauses pp WHERE pp.actor = o.actor AND"
+                                     " pp.peerid = o.peerid), 0))) FROM outbox o WHERE NOT EXISTS"
+                                     " (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
+                                     " AND p.subid <> '' AND p.seq < o.seq)");
     if (!st) return AW_ESTORAGE;
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
@@ -165,7 +173,81 @@ static int outbox_breakers_exist(aw_store *s)
     return r;
 }
 
+static int outbox_drop_before(aw_store *s, const char *actor, const char *subid, int64_t before)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM outbox WHERE actor = ?1 AND subid = ?2 AND seq < ?3"
+                                     " AND kind IN ('diff', 'diff_low', 'resync')");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, before);
+    return aw_sq_exec_stmt(q, st, "outbox drop");
+}
+
+/* ------------------------------------------------------------------ per-peer pauses */
+
+static int pause_set(aw_store *s, const char *actor, const char *peerid, int64_t until_ms, int64_t backoff_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "INSERT INTO peer_pauses(actor, peerid, until_ms, backoff_ms) VALUES(?1, ?2, ?3,"
+                                     " ?4) ON CONFLICT(actor, peerid) DO UPDATE SET until_ms = MAX(until_ms, ?3),"
+                                     " backoff_ms = ?4");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, peerid);
+    sqlite3_bind_int64(st, 3, until_ms);
+    sqlite3_bind_int64(st, 4, backoff_ms);
+    return aw_sq_exec_stmt(q, st, "pause set");
+}
+
+static int pause_get(aw_store *s, const char *actor, const char *peerid, int64_t *until_ms, int64_t *backoff_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT until_ms, backoff_ms FROM peer_pauses WHERE actor = ?1 AND peerid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, peerid);
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) {
+        *until_ms = sqlite3_column_int64(st, 0);
+        *backoff_ms = sqlite3_column_int64(st, 1);
+        r = AW_OK;
+    } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "pause get");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int pause_clear(aw_store *s, const char *actor, const char *peerid)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM peer_pauses WHERE actor = ?1 AND peerid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, peerid);
+    return aw_sq_exec_stmt(q, st, "pause clear");
+}
+
+static int pauses_exist(aw_store *s)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT 1 FROM peer_pauses LIMIT 1");
+    if (!st) return AW_ESTORAGE;
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) r = AW_OK;
+    else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "pauses");
+    sqlite3_reset(st);
+    return r;
+}
+
 const aw_store_outbox_ops aw_sq_outbox_ops = {
+    .drop_before = outbox_drop_before,
+    .pause_set = pause_set,
+    .pause_get = pause_get,
+    .pause_clear = pause_clear,
+    .pauses_exist = pauses_exist,
     .breakers_exist = outbox_breakers_exist,
     .release_others = outbox_release_others,
     .add = outbox_add,

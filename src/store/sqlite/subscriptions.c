@@ -7,7 +7,7 @@
 
 #define SUB_COLS                                                                                   \
     "actor, subid, peerid, target, subtarget, resource, granularity, callback, sequence, acked_seq," \
-    " resync_pending, created_at"
+    " resync_pending, created_at, accept_encoding"
 
 static int read_sub(sqlite3_stmt *st, aw_sub_rec *r)
 {
@@ -24,8 +24,9 @@ static int read_sub(sqlite3_stmt *st, aw_sub_rec *r)
     r->acked_seq = sqlite3_column_int64(st, 9);
     r->resync_pending = sqlite3_column_int(st, 10) != 0;
     r->created_at = aw_sq_col_dup(st, 11);
+    r->accept_encoding = aw_sq_col_dup(st, 12);
     if (!r->actor || !r->subid || !r->peerid || !r->target || !r->subtarget || !r->resource || !r->granularity ||
-        !r->created_at) {
+        !r->created_at || !r->accept_encoding) {
         aw_sub_rec_free(r);
         return AW_ENOMEM;
     }
@@ -67,7 +68,7 @@ static int sub_create(aw_store *s, const aw_sub_rec *r)
 {
     aw_sq *q = aw_sq_of(s);
     sqlite3_stmt *st = aw_sq_stmt(q, "INSERT INTO subscriptions(" SUB_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                                     " ?8, ?9, ?10, ?11, ?12)");
+                                     " ?8, ?9, ?10, ?11, ?12, ?13)");
     if (!st) return AW_ESTORAGE;
     char now[32];
     aw_time_iso(now);
@@ -83,6 +84,7 @@ static int sub_create(aw_store *s, const aw_sub_rec *r)
     sqlite3_bind_int64(st, 10, r->acked_seq);
     sqlite3_bind_int(st, 11, r->resync_pending);
     aw_sq_bind_text(st, 12, r->created_at ? r->created_at : now);
+    aw_sq_bind_text(st, 13, r->accept_encoding ? r->accept_encoding : "");
     return aw_sq_exec_stmt(q, st, "subscription create");
 }
 
@@ -120,7 +122,7 @@ static int sub_each(aw_store *s, const char *actor, const aw_sub_filter *f, aw_s
 
 static const char *const sub_cascade_sql[] = {
     "DELETE FROM diffs WHERE actor = ?1 AND subid = ?2",
-    "DELETE FROM outbox WHERE actor = ?1 AND subid = ?2 AND kind IN ('diff', 'resync')",
+    "DELETE FROM outbox WHERE actor = ?1 AND subid = ?2 AND kind IN ('diff', 'diff_low', 'resync')",
     "DELETE FROM pending_callbacks WHERE actor = ?1 AND subid = ?2",
 };
 
@@ -262,6 +264,58 @@ static int diff_clear(aw_store *s, const char *actor, const char *subid, int64_t
     return aw_sq_exec_stmt(q, st, "diff clear");
 }
 
+/* The count is bounded by newest - oldest + 1 (sequence numbers are unique), so under the cap one index
+ * lookup decides. Above it the exact cut is the (cap+1)-th newest diff, found on the same index. */
+static int diff_trim(aw_store *s, const char *actor, const char *subid, int64_t newest, int64_t cap, bool *flagged)
+{
+    aw_sq *q = aw_sq_of(s);
+    *flagged = false;
+    if (cap <= 0) return AW_OK;
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(seq) FROM diffs WHERE actor = ?1 AND subid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    int rc = sqlite3_step(st);
+    int64_t oldest = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
+    int r = rc == SQLITE_ROW ? AW_OK : aw_sq_status(q, rc, "diff trim");
+    sqlite3_reset(st);
+    if (r != AW_OK || oldest < 0 || newest - oldest + 1 <= cap) return r;
+    st = aw_sq_stmt(q, "SELECT seq FROM diffs WHERE actor = ?1 AND subid = ?2 ORDER BY seq DESC LIMIT 1 OFFSET ?3");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, cap);
+    rc = sqlite3_step(st);
+    int64_t cut = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE ? AW_OK : aw_sq_status(q, rc, "diff trim");
+    sqlite3_reset(st);
+    if (r != AW_OK || cut < 0) return r; /* holes in the numbering: still within the cap */
+    st = aw_sq_stmt(q, "DELETE FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq <= ?3");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, cut);
+    if ((r = aw_sq_exec_stmt(q, st, "diff trim")) != AW_OK) return r;
+    /* Undelivered jobs of pruned diffs cannot be sent any more: the subscriber gets a resync instead. The
+     * jobs stay (one of them may hold a 429 pause); the first one claimed turns into the resync. */
+    st = aw_sq_stmt(q, "SELECT 1 FROM outbox WHERE actor = ?1 AND subid = ?2 AND seq <= ?3 AND kind IN ('diff',"
+                       " 'diff_low') LIMIT 1");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, cut);
+    rc = sqlite3_step(st);
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE ? AW_OK : aw_sq_status(q, rc, "diff trim jobs");
+    sqlite3_reset(st);
+    if (r != AW_OK || rc != SQLITE_ROW) return r;
+    *flagged = true;
+    st = aw_sq_stmt(q, "UPDATE subscriptions SET resync_pending = 1 WHERE actor = ?1 AND subid = ?2 AND callback = 0");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    return aw_sq_exec_stmt(q, st, "diff trim flag");
+}
+
 static int sub_each_attention(aw_store *s, int64_t stale_ms, bool all, aw_sub_each_fn fn, void *ud)
 {
     aw_sq *q = aw_sq_of(s);
@@ -325,7 +379,7 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
     aw_sq *q = aw_sq_of(s);
     sqlite3_stmt *st = aw_sq_stmt(q, "SELECT s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource,"
                                      " s.granularity, s.callback, s.sequence, s.acked_seq, s.resync_pending,"
-                                     " s.created_at, t.relationship, t.approved, p.json FROM subscriptions s"
+                                     " s.created_at, s.accept_encoding, t.relationship, t.approved, p.json FROM subscriptions s"
                                      " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
                                      " LEFT JOIN trust_perms p ON p.actor = s.actor AND p.peerid = s.peerid"
                                      " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid");
@@ -353,9 +407,9 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
             cap = nc;
         }
         if ((r = read_sub(st, &rows[n].rec)) != AW_OK) break;
-        rows[n].rel = aw_sq_col_dup(st, 12);
-        rows[n].approved = sqlite3_column_int(st, 13) != 0;
-        rows[n].ovr = aw_sq_col_dup(st, 14);
+        rows[n].rel = aw_sq_col_dup(st, 13);
+        rows[n].approved = sqlite3_column_int(st, 14) != 0;
+        rows[n].ovr = aw_sq_col_dup(st, 15);
         n++;
     }
     if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscriptions for change");
@@ -386,4 +440,5 @@ const aw_store_sub_ops aw_sq_sub_ops = {
     .diff_each = diff_each,
     .diff_get = diff_get,
     .diff_clear = diff_clear,
+    .diff_trim = diff_trim,
 };

@@ -131,6 +131,7 @@ static const char *const trust_cascade_sql[] = {
     " (SELECT subid FROM subscriptions WHERE actor = ?1 AND peerid = ?2)",
     "DELETE FROM outbox WHERE actor = ?1 AND peerid = ?2 AND kind <> 'notice'",
     "DELETE FROM subscriptions WHERE actor = ?1 AND peerid = ?2",
+    "DELETE FROM peer_pauses WHERE actor = ?1 AND peerid = ?2",
     "DELETE FROM attributes WHERE actor = ?1 AND bucket IN ('_callback_state', '_circuit_breaker_state')"
     " AND (name = ?2 OR name LIKE '%:' || ?2 || ':%')",
 };
