@@ -66,6 +66,7 @@ void aw_config_init(aw_config *c)
     c->log_level = AW_LOG_INFO;
     c->hook_timeout_ms = 10000;
     c->action_success_status = 200;
+    c->diff_cap = 10000;
 }
 
 static const char *own(aw_app *app, const char *s)

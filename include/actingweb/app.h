@@ -83,6 +83,10 @@ typedef struct aw_config {
     /* SDK hooks (issue #5, sdk-api.md §4). Added at the end; 0 = default. */
     uint32_t hook_timeout_ms;     /* an async hook must reply within this; default 10000 (else 504) */
     int action_success_status;    /* HTTP status of a successful POST/PUT /actions/{name}; default 200 (Ref) */
+
+    /* Diff retention (sdk-api.md §6.8). Added at the end; 0 = default. */
+    uint32_t diff_cap;            /* diffs kept per subscription; the oldest beyond it are pruned and the
+                                   * subscription resyncs on its next delivery; default 10000 */
 } aw_config;
 
 /* Fill `cfg` with the defaults above. Never fails. */

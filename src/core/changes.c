@@ -80,6 +80,11 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
     free(txt);
     if (r == AW_OK) c->made++;
+    bool flagged = false;
+    if (r == AW_OK) r = s->subs->diff_trim(s, c->actor, sub->subid, seq, c->app->cfg.diff_cap ? c->app->cfg.diff_cap
+                                                                                              : 10000, &flagged);
+    if (flagged)
+        AW_INFO(&c->app->log, "subscription %s: undelivered diffs beyond the cap pruned; a resync follows", sub->subid);
     if (r == AW_OK && strcmp(sub->granularity, "none") != 0) {
         aw_outbox_job j = {.actor = (char *)c->actor,
                            .subid = sub->subid,
@@ -90,6 +95,57 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
         r = s->outbox->add(s, &j);
         if (r == AW_OK) c->registered++;
     }
+    return r;
+}
+
+static int prop_into(const char *name, const char *value, bool is_json, void *ud)
+{
+    json_t *v = is_json ? json_loads(value, JSON_DECODE_ANY, NULL) : NULL;
+    json_object_set_new(ud, name, v ? v : json_string(value));
+    return AW_OK;
+}
+
+static bool peer_lacks_resync(aw_app *app, const char *actor, const char *peer)
+{
+    aw_trust_rec t;
+    if (app->store->trusts->get(app->store, actor, peer, &t) != AW_OK) return false;
+    /* Unknown tags count as support: deployed Ref peers advertise subscriptionresync. */
+    bool lacks = t.peer_supported && !strstr(t.peer_supported, "subscriptionresync");
+    aw_trust_rec_free(&t);
+    return lacks;
+}
+
+int aw_changes_queue_resync(aw_app *app, const aw_sub_rec *sub, json_t **full, int64_t *seq_out, bool *queued)
+{
+    aw_store *s = app->store;
+    int64_t seq = 0;
+    if (queued) *queued = false;
+    int r = s->subs->next_seq(s, sub->actor, sub->subid, &seq);
+    if (r != AW_OK) return r;
+    if (seq_out) *seq_out = seq;
+    if (!strcmp(sub->granularity, "none")) return AW_OK; /* pollers see the sequence move and re-read */
+    aw_outbox_job j = {.actor = sub->actor, .subid = sub->subid, .peerid = sub->peerid, .seq = seq,
+                       .kind = "resync", .due_ms = aw_time_ms()};
+    if (peer_lacks_resync(app, sub->actor, sub->peerid)) {
+        /* Fallback: the full state stored as a diff and sent in low form (protocol.md §9.9). */
+        if (!*full) {
+            *full = json_object();
+            if (!*full) return AW_ENOMEM;
+            if (!strcmp(sub->target, "properties")) r = s->props->each(s, sub->actor, prop_into, *full);
+            if (r != AW_OK) return r;
+        }
+        json_t *d = aw_diff_shape(sub->subtarget, sub->resource, "", "", *full);
+        char *txt = aw_json_dump(d ? d : json_object());
+        json_decref(d);
+        char ts[32];
+        aw_time_iso(ts);
+        r = txt ? s->subs->diff_add(s, sub->actor, sub->subid, seq, ts, txt) : AW_ENOMEM;
+        free(txt);
+        if (r != AW_OK) return r;
+        j.kind = "diff_low";
+    }
+    r = s->outbox->add(s, &j);
+    if (r == AW_OK && queued) *queued = true;
     return r;
 }
 

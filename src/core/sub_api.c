@@ -453,23 +453,6 @@ typedef struct resume_args {
     json_t *full; /* full state of the target, built on first need */
 } resume_args;
 
-static int prop_into(const char *name, const char *value, bool is_json, void *ud)
-{
-    json_t *v = is_json ? json_loads(value, JSON_DECODE_ANY, NULL) : NULL;
-    json_object_set_new(ud, name, v ? v : json_string(value));
-    return AW_OK;
-}
-
-static bool peer_lacks_resync(aw_app *app, const char *actor, const char *peer)
-{
-    aw_trust_rec t;
-    if (app->store->trusts->get(app->store, actor, peer, &t) != AW_OK) return false;
-    /* Unknown tags count as support: deployed Ref peers advertise subscriptionresync. */
-    bool lacks = t.peer_supported && !strstr(t.peer_supported, "subscriptionresync");
-    aw_trust_rec_free(&t);
-    return lacks;
-}
-
 typedef struct resume_ctx {
     aw_app *app;
     resume_args *a;
@@ -478,35 +461,11 @@ typedef struct resume_ctx {
 static int resume_sub(const aw_sub_rec *sub, void *ud)
 {
     resume_ctx *rc = ud;
-    aw_app *app = rc->app;
     resume_args *a = rc->a;
-    aw_store *s = app->store;
     if (a->subtarget && *a->subtarget && *sub->subtarget && strcmp(sub->subtarget, a->subtarget) != 0) return AW_OK;
-    int64_t seq = 0;
-    int r = s->subs->next_seq(s, a->actor, sub->subid, &seq);
-    if (r != AW_OK) return r;
-    if (!strcmp(sub->granularity, "none")) return AW_OK; /* pollers see the sequence move and re-read */
-    aw_outbox_job j = {.actor = (char *)a->actor, .subid = sub->subid, .peerid = sub->peerid, .seq = seq,
-                       .kind = "resync", .due_ms = aw_time_ms()};
-    if (peer_lacks_resync(app, a->actor, sub->peerid)) {
-        /* Fallback: the full state stored as a diff and sent in low form (protocol.md §9.9). */
-        if (!a->full) {
-            a->full = json_object();
-            if (!strcmp(a->target, "properties")) r = s->props->each(s, a->actor, prop_into, a->full);
-            if (r != AW_OK) return r;
-        }
-        json_t *d = aw_diff_shape(sub->subtarget, sub->resource, "", "", a->full);
-        char *txt = aw_json_dump(d ? d : json_object());
-        json_decref(d);
-        char ts[32];
-        aw_time_iso(ts);
-        r = txt ? s->subs->diff_add(s, a->actor, sub->subid, seq, ts, txt) : AW_ENOMEM;
-        free(txt);
-        if (r != AW_OK) return r;
-        j.kind = "diff_low";
-    }
-    r = s->outbox->add(s, &j);
-    if (r == AW_OK) a->queued++;
+    bool queued = false;
+    int r = aw_changes_queue_resync(rc->app, sub, &a->full, NULL, &queued);
+    if (r == AW_OK && queued) a->queued++;
     return r;
 }
 
