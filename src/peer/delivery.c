@@ -12,11 +12,13 @@
 
 #include <actingweb/peer.h>
 
+#include "core/changes.h"
 #include "peer/delivery.h"
 #include "util/json.h"
 #include "util/rand.h"
 #include "util/str.h"
 #include "util/time.h"
+#include "util/zip.h"
 
 #define LEASE_MS 60000
 #define MAX_ATTEMPTS 6
@@ -26,6 +28,7 @@
 #define BREAKER_FAILURES 5
 #define BREAKER_COOLDOWN_MS 60000
 #define BREAKER_MAX_MS 900000
+#define COMPRESS_MIN_BYTES 1024 /* bodies above this go compressed to subscribers that accept it (§9.11) */
 
 typedef struct aw_delivery {
     aw_app *app;
@@ -39,6 +42,7 @@ typedef struct aw_delivery {
     int64_t *done_ids;
     size_t n_done, cap_done;
     bool breaker_known; /* some peer may have breaker state in storage (else skip the reads) */
+    bool pauses_known;  /* some peer may have a 503 pause stored (else successes skip clearing it) */
     int64_t delivered;  /* counters for tests and benchmarks */
     int64_t failed;
 } aw_delivery;
@@ -121,6 +125,123 @@ static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, 
     if (r != AW_OK) AW_WARN(&d->app->log, "delivery: reschedule failed: %s", aw_strerror(r));
 }
 
+/* ------------------------------------------------------------------ per-peer pause after 503 */
+
+/* Pause every job of (actor, peer) for Retry-After when given, else for an exponential backoff that
+ * doubles with each 503 in a row (1 s × 2ⁿ ±20 %, cap 5 min). Stored, so other shards and a restarted
+ * process hold back too (the claim skips paused peers). Returns the pause in ms. */
+static int64_t pause_peer(aw_delivery *d, const aw_outbox_job *j, uint32_t retry_after_ms)
+{
+    aw_store *s = d->app->store;
+    int64_t now = aw_time_ms(), until = 0, prev = 0;
+    int64_t backoff = BACKOFF_BASE_MS;
+    /* A 503 long after the last pause ended starts again from the base. */
+    if (s->outbox->pause_get(s, j->actor, j->peerid, &until, &prev) == AW_OK && prev > 0 &&
+        now - until < BACKOFF_CAP_MS)
+        backoff = prev * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : prev * 2;
+    int64_t jitter = (int64_t)aw_rand_below((unsigned)(backoff * 2 / 5 + 1)) - backoff / 5; /* ±20 % */
+    int64_t pause = retry_after_ms ? (int64_t)retry_after_ms : backoff + jitter;
+    int r = s->outbox->pause_set(s, j->actor, j->peerid, now + pause, backoff);
+    if (r != AW_OK) AW_WARN(&d->app->log, "delivery: could not store the pause of peer %s: %s", j->peerid,
+                            aw_strerror(r));
+    d->pauses_known = true;
+    AW_INFO(&d->app->log, "delivery: peer %s answered 503; its callbacks pause for %lld ms", j->peerid,
+            (long long)pause);
+    return pause;
+}
+
+/* A delivered callback ends the peer's backoff sequence. */
+static void pause_end(aw_delivery *d, const aw_outbox_job *j)
+{
+    if (!d->pauses_known) return;
+    aw_store *s = d->app->store;
+    int64_t until, prev;
+    if (s->outbox->pause_get(s, j->actor, j->peerid, &until, &prev) == AW_OK)
+        s->outbox->pause_clear(s, j->actor, j->peerid);
+}
+
+/* ------------------------------------------------------------------ compression */
+
+/* True when the comma-separated list `tags` holds `tag` as a whole item. */
+static bool has_item(const char *tags, const char *tag)
+{
+    size_t n = strlen(tag);
+    for (const char *p = tags; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ') t--;
+        if ((size_t)(t - p) == n && !strncmp(p, tag, n)) return true;
+        p = e;
+    }
+    return false;
+}
+
+/* The body on the wire (protocol.md §9.11): compressed when it is over 1 KiB and the subscriber asked for
+ * gzip or deflate when subscribing, or its stored meta tags advertise callbackcompression (gzip then).
+ * *enc is the Content-Encoding header line, or NULL when the body goes as plain JSON (also when
+ * compression fails). Content and sequence numbers are never changed. */
+typedef struct wire_body {
+    char *data;
+    size_t len;
+    const char *enc;
+} wire_body;
+
+static void encode_body(const aw_sub_rec *sub, const aw_trust_rec *t, json_t *body, wire_body *w)
+{
+    memset(w, 0, sizeof *w);
+    aw_zip_kind kind = AW_ZIP_IDENTITY;
+    const char *ae = sub->accept_encoding ? sub->accept_encoding : "";
+    if (has_item(ae, "gzip") || (t->peer_supported && has_item(t->peer_supported, "callbackcompression")))
+        kind = AW_ZIP_GZIP;
+    else if (has_item(ae, "deflate"))
+        kind = AW_ZIP_DEFLATE;
+    if (kind == AW_ZIP_IDENTITY) return;
+    char *txt = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!txt) return;
+    size_t len = strlen(txt);
+    if (len > COMPRESS_MIN_BYTES && aw_zip_encode(kind, txt, len, &w->data, &w->len) == AW_OK)
+        w->enc = kind == AW_ZIP_GZIP ? "Content-Encoding: gzip" : "Content-Encoding: deflate";
+    free(txt);
+}
+
+/* Fill the body fields of `pr` from `body` / `w`. */
+static void set_body(aw_peer_request *pr, json_t *body, const wire_body *w)
+{
+    if (w->enc) {
+        pr->json = NULL;
+        pr->body = w->data;
+        pr->body_len = w->len;
+        pr->content_type = "application/json";
+    } else {
+        pr->json = body;
+    }
+}
+
+/* ------------------------------------------------------------------ resync instead of a pruned backlog */
+
+/* The diff cap pruned diffs this subscriber never got (sdk-api.md §6.8): instead of the next diff it
+ * gets one resync (the same path as resume: a `type: resync` callback, or the full state in low form
+ * for peers without subscriptionresync), with a new sequence; the older queued jobs go, as the resync
+ * carries the current state. Runs inside the claim's transaction. */
+static void resync_instead(aw_delivery *d, const aw_outbox_job *job, const aw_sub_rec *sub)
+{
+    aw_store *s = d->app->store;
+    json_t *full = NULL;
+    int64_t seq = 0;
+    int r = aw_changes_queue_resync(d->app, sub, &full, &seq, NULL);
+    json_decref(full);
+    if (r == AW_OK) r = s->outbox->drop_before(s, job->actor, job->subid, seq);
+    if (r == AW_OK) r = s->subs->set_state(s, job->actor, job->subid, -1, -1, 0);
+    if (r != AW_OK) {
+        AW_WARN(&d->app->log, "delivery: resync of %s failed (%s); retrying", job->subid, aw_strerror(r));
+        job_retry(d, job, backoff_ms(1), false);
+        return;
+    }
+    AW_INFO(&d->app->log, "delivery: %s resyncs at seq %lld after pruned diffs", job->subid, (long long)seq);
+}
+
 /* ------------------------------------------------------------------ sending one job */
 
 static void job_ctx_free(job_ctx *c)
@@ -141,6 +262,7 @@ static void on_sent(const aw_result *res, void *ud)
     if (st == AW_OK) {
         d->delivered++;
         breaker_record(d, j, true);
+        pause_end(d, j);
         job_done(d, j->id);
     } else if (st == AW_ESHUTDOWN || st == AW_ECANCELED) {
         /* Leave the lease to expire: the job is resent after restart. Release it now if we can. */
@@ -149,9 +271,9 @@ static void on_sent(const aw_result *res, void *ud)
         uint32_t ra = aw_result_retry_after_ms(res);
         job_retry(d, j, ra ? ra : 60000, false);
     } else if (http == 503) {
-        uint32_t ra = aw_result_retry_after_ms(res);
+        /* Every subscription of this peer waits, not just this one (sdk-api.md §6.3). */
         breaker_record(d, j, false);
-        job_retry(d, j, ra ? (int64_t)ra : backoff_ms(j->attempts + 1), true);
+        job_retry(d, j, pause_peer(d, j, aw_result_retry_after_ms(res)), true);
     } else if (st == AW_ENET || st == AW_ETIMEDOUT || http == 500 || http == 502 || http == 504 || http == 0) {
         breaker_record(d, j, false);
         job_retry(d, j, backoff_ms(j->attempts + 1), true);
@@ -301,6 +423,11 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
         job_retry(d, job, backoff_ms(1), false);
         return;
     }
+    if (!sub.callback && sub.resync_pending && (!strcmp(job->kind, "diff") || !strcmp(job->kind, "diff_low"))) {
+        resync_instead(d, job, &sub);
+        aw_sub_rec_free(&sub);
+        return;
+    }
     aw_trust_rec t;
     r = s->trusts->get(s, job->actor, job->peerid, &t);
     if (r != AW_OK) {
@@ -325,13 +452,21 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
     char *url = aw_buf_take(&u);
     char hdr_size[64];
     snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
-    const char *hdrs_down[] = {"X-ActingWeb-Granularity-Downgraded: true", hdr_size, NULL};
+    wire_body w;
+    encode_body(&sub, &t, body, &w);
+    const char *hdrs[4] = {NULL};
+    size_t nh = 0;
+    if (downgraded) {
+        hdrs[nh++] = "X-ActingWeb-Granularity-Downgraded: true";
+        hdrs[nh++] = hdr_size;
+    }
+    if (w.enc) hdrs[nh++] = w.enc;
     aw_peer_request pr = {.method = "POST",
                           .url = url,
                           .bearer = t.secret,
-                          .json = body,
-                          .headers = downgraded ? hdrs_down : NULL,
+                          .headers = nh ? hdrs : NULL,
                           .idempotency = AW_IDEMP_SAFE};
+    set_body(&pr, body, &w);
     static const aw_retry_policy once = {1, 0};
     aw_call_opts opts = {.deadline_ms = app->cfg.net.attempt_ms, .retry = &once};
     job_ctx *c = job_ctx_new(d, job);
@@ -348,6 +483,7 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
         }
     }
     free(url);
+    free(w.data);
     json_decref(body);
     aw_sub_rec_free(&sub);
     aw_trust_rec_free(&t);
@@ -457,9 +593,14 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     else {
         c->cb = cb;
         c->ud = ud;
-        aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .json = body,
+        wire_body w;
+        encode_body(&sub, &t, body, &w);
+        const char *hdrs[2] = {w.enc, NULL};
+        aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .headers = w.enc ? hdrs : NULL,
                               .idempotency = AW_IDEMP_SAFE};
+        set_body(&pr, body, &w);
         r = aw_peer_request_async(app, &pr, NULL, on_sent_now, c, NULL);
+        free(w.data);
         if (r == AW_OK) c = NULL;
     }
     free(c);
@@ -540,6 +681,7 @@ int aw_delivery_start(aw_app *app)
     /* Breaker state persisted by earlier runs is honoured; without any, sends skip the breaker reads
      * until this process records a failure. */
     d->breaker_known = app->store->outbox->breakers_exist(app->store) != AW_ENOTFOUND;
+    d->pauses_known = app->store->outbox->pauses_exist(app->store) != AW_ENOTFOUND;
     schedule_claim(d, 10); /* jobs left over from a previous run */
     return AW_OK;
 }

@@ -1,5 +1,6 @@
 """Subscription delivery between real daemons and against a fake subscriber (protocol.md §9.9-9.10,
 sdk-api.md §5-6, issue #4): restarts, outages, ordering, 429/503, low granularity, size downgrade, fan-out."""
+import gzip
 import http.server
 import json
 import os
@@ -10,6 +11,7 @@ import threading
 import time
 import unittest
 import urllib.request
+import zlib
 
 import awtest
 from test_subscriptions import befriend, remote, mirror, wait_for
@@ -39,7 +41,7 @@ def subscribe(a, b, granularity="high"):
 
 class FakePeer:
     """A peer actor served by a Python http.server: it holds a trust with a publisher actor and records
-    every subscription callback. `plan` is a list of (status, headers) answers used one by one for
+    every subscription callback (a gzip or deflate body is decoded). `plan` is a list of (status, headers) answers used one by one for
     callbacks; when it is empty the answer is 204."""
 
     def __init__(self):
@@ -70,6 +72,11 @@ class FakePeer:
                 raw = self.rfile.read(n) if n else b""
                 if "/callbacks/subscriptions/" not in self.path:
                     return self._answer(204)
+                enc = (self.headers.get("Content-Encoding") or "").lower()
+                if enc == "gzip":
+                    raw = gzip.decompress(raw)
+                elif enc == "deflate":
+                    raw = zlib.decompress(raw)
                 body = json.loads(raw.decode() or "{}")
                 with peer.lock:
                     status, hdrs = peer.plan.pop(0) if peer.plan else (204, {})
@@ -283,6 +290,114 @@ class Delivery(unittest.TestCase):
         self.assertEqual(sorted(c[2].get("authorization", "")[:6] for c in f.all_calls()), ["Bearer"] * 5)
         self.assertEqual(len({c[3]["subscriptionid"] for c in f.all_calls()}), 5)
         self.assertEqual({c[3]["subscriptionid"] for c in f.all_calls()}, set(subids))
+
+    def test_503_pauses_every_subscription_of_the_peer(self):
+        """503 holds back all of that peer's subscriptions (sdk-api.md §6.3), for Retry-After when given;
+        the pause is stored, and the next success clears it."""
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        sid1 = f.subscribe(b)
+        f.plan = [(503, {"Retry-After": "3"})]
+        self.assertEqual(b.req("PUT", "/properties/p1", body="one").status, 204)
+        self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 1, timeout=10), f.all_calls())
+        t503 = f.all_calls()[0][0]
+        self.assertEqual(f.all_calls()[0][4], 503)
+        self.assertEqual(count_rows(pub, "SELECT COUNT(*) FROM peer_pauses WHERE actor=? AND peerid=?", b.id, f.id), 1)
+        # a second subscription of the same peer, with a change of its own, waits for the pause too
+        sid2 = f.subscribe(b)
+        self.assertEqual(b.req("PUT", "/properties/p2", body="two").status, 204)
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 3, timeout=15), f.all_calls())
+        later = f.all_calls()[1:]
+        self.assertGreaterEqual(min(c[0] for c in later) - t503, 2.8, later)
+        self.assertEqual(sorted((c[3]["subscriptionid"], c[1]) for c in f.accepted()),
+                         sorted([(sid1, 1), (sid1, 2), (sid2, 1)]))
+        # in order per subscription, and the pause is gone after the first success
+        self.assertEqual([c[1] for c in f.accepted() if c[3]["subscriptionid"] == sid1], [1, 2])
+        self.assertTrue(wait_for(lambda: count_rows(pub, "SELECT COUNT(*) FROM peer_pauses") == 0, timeout=5))
+
+    def test_503_backoff_doubles_across_subscriptions(self):
+        """Without Retry-After the peer-wide pause grows 1 s, 2 s, ...; a subscription that had nothing to do
+        with the 503s waits for the current pause too."""
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        sids = []
+        for name in ("one", "two"):
+            r = b.req("POST", "/subscriptions/%s" % f.id, bearer=f.secret,
+                      json_body={"id": f.id, "target": "properties", "subtarget": name, "granularity": "high"})
+            self.assertEqual(r.status, 201, r)
+            sids.append(r.json()["subscriptionid"])
+        f.plan = [(503, {}), (503, {})]
+        b.req("PUT", "/properties/one", body="1")
+        self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 2, timeout=10), f.all_calls())
+        b.req("PUT", "/properties/two", body="2")      # during the second pause (~2 s)
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 2, timeout=20), f.all_calls())
+        calls = f.all_calls()
+        self.assertEqual([(c[3]["subscriptionid"], c[4]) for c in calls[:2]], [(sids[0], 503), (sids[0], 503)])
+        self.assertGreaterEqual(calls[1][0] - calls[0][0], 0.75)   # first pause ~1 s
+        two = [c for c in calls if c[3]["subscriptionid"] == sids[1]]
+        self.assertEqual(len(two), 1, calls)
+        self.assertGreaterEqual(two[0][0] - calls[1][0], 1.5)      # second ~2 s, for the other subscription too
+
+    # ------------------------------------------------------------------ per-subscription diff cap
+
+    def test_diff_cap_prunes_and_resyncs(self):
+        """Beyond --diff-cap diffs per subscription the oldest are pruned; a subscriber that had not received
+        them gets one resync (new sequence) instead of the rest of its backlog (sdk-api.md §6.8)."""
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend", "--diff-cap", "5")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        f.plan = [(429, {"Retry-After": "3"})]   # holds the subscription while the backlog grows
+        sid = f.subscribe(b)
+        self.assertEqual(b.req("PUT", "/properties/k", body="0").status, 204)
+        self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 1, timeout=10), f.all_calls())
+        for i in range(1, 8):
+            self.assertEqual(b.req("PUT", "/properties/k", body=str(i)).status, 204)
+        q = "SELECT %s FROM diffs WHERE actor=? AND subid=?"
+        self.assertEqual(count_rows(pub, q % "COUNT(*)", b.id, sid), 5)
+        self.assertEqual(count_rows(pub, q % "MIN(seq)", b.id, sid), 4)
+        self.assertEqual(count_rows(pub, "SELECT resync_pending FROM subscriptions WHERE actor=? AND subid=?",
+                                    b.id, sid), 1)
+        # polling shows the five newest
+        doc = b.req("GET", "/subscriptions/%s/%s" % (f.id, sid), bearer=f.secret).json()
+        self.assertEqual([d["sequence"] for d in doc["data"]], [4, 5, 6, 7, 8])
+        # after the 429 pause: one resync with a new sequence, nothing of the old backlog
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 1, timeout=15), f.all_calls())
+        time.sleep(0.5)
+        calls = f.all_calls()
+        self.assertEqual(len(calls), 2, calls)
+        body = calls[1][3]
+        self.assertEqual(body.get("type"), "resync")
+        self.assertEqual(body["sequence"], 9)
+        self.assertTrue(body["url"].endswith("/%s/properties" % b.id), body)
+        self.assertEqual(count_rows(pub, "SELECT resync_pending FROM subscriptions WHERE actor=? AND subid=?",
+                                    b.id, sid), 0)
+        self.assertEqual(count_rows(pub, "SELECT COUNT(*) FROM outbox WHERE actor=?", b.id), 0)
+        # normal delivery afterwards
+        b.req("PUT", "/properties/k", body="after")
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 2, timeout=10), f.all_calls())
+        self.assertEqual(f.accepted()[1][1], 10)
+        self.assertEqual(f.accepted()[1][3]["data"], {"k": "after"})
+
+    def test_diff_cap_between_daemons_converges(self):
+        """A real subscriber that misses pruned diffs ends up equal to the publisher through the resync."""
+        pub, sub, a, b, _ = self.pair(pub_args=("--diff-cap", "3", "--peer-timeout-ms", "500"))
+        subid = subscribe(a, b)
+        os.kill(sub.proc.pid, signal.SIGSTOP)
+        try:
+            for i in range(8):
+                self.assertEqual(b.req("PUT", "/properties/c%d" % (i % 4), body="v%d" % i).status, 204)
+            self.assertEqual(count_rows(pub, "SELECT COUNT(*) FROM diffs WHERE actor=?", b.id), 3)
+            self.assertEqual(count_rows(pub, "SELECT resync_pending FROM subscriptions WHERE actor=? AND subid=?",
+                                        b.id, subid), 1)
+        finally:
+            os.kill(sub.proc.pid, signal.SIGCONT)
+        self.assertConverges(a, b, timeout=40)
+        self.assertTrue(wait_for(lambda: mirror(a, b)[0]["sequence"] >= 9, timeout=20), mirror(a, b))
 
     # ------------------------------------------------------------------ low granularity and downgrade
 
