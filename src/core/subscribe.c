@@ -183,8 +183,10 @@ int aw_subscribe_start(aw_app *app, const char *actor, const char *peer, const c
     o->resource = dup0(resource);
     o->granularity = dup0(granularity);
     o->baseline = baseline;
-    json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", actor, "target", o->target, "subtarget", o->subtarget,
-                             "resource", o->resource, "granularity", o->granularity);
+    /* accept_encoding: our /callbacks take gzip and deflate bodies (protocol.md §9.11). */
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:[ss]}", "id", actor, "target", o->target, "subtarget",
+                             o->subtarget, "resource", o->resource, "granularity", o->granularity, "accept_encoding",
+                             "gzip", "deflate");
     if (!body) {
         op_free(o);
         r = AW_ENOMEM;

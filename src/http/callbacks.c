@@ -65,6 +65,7 @@ static void subscription_callback(aw_req *req, const char *pub, const char *subi
         return;
     }
     if (!authenticate_publisher(req, pub)) return;
+    if (!aw_req_decode_body(req)) return; /* callbackcompression (protocol.md §9.11) */
     json_t *body;
     if (!aw_req_body_json(req, &body)) return;
     if (!json_is_object(body)) {
@@ -94,5 +95,6 @@ void aw_ep_callbacks(aw_req *req)
         aw_req_reply_error(req, 404, "not found");
         return;
     }
+    if (!aw_req_decode_body(req)) return;
     aw_hookreq_callback(req, kind); /* application hooks; 403 "no handler" without one */
 }

@@ -9,7 +9,7 @@
 const char *aw_supported_tags(const aw_app *app)
 {
     (void)app;
-    return "actions,listproperties,methods,nestedproperties,permissionquery,resources,subscriptionresync,subscriptions,trust,trustpermissions";
+    return "actions,callbackcompression,listproperties,methods,nestedproperties,permissionquery,resources,subscriptionresync,subscriptions,trust,trustpermissions";
 }
 
 static void text(aw_req *req, const char *s)

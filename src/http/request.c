@@ -8,6 +8,7 @@
 
 #include "http/request.h"
 #include "util/json.h"
+#include "util/zip.h"
 
 void aw_req_resume_if_needed(aw_req *req); /* server.c */
 
@@ -59,6 +60,32 @@ bool aw_req_body_json(aw_req *req, json_t **out)
     if (e == AW_JSON_NOMEM) aw_req_reply_error(req, 503, "out of memory");
     else aw_req_reply_error(req, 400, "%s", why);
     return false;
+}
+
+bool aw_req_decode_body(aw_req *req)
+{
+    const char *ce = aw_req_header(req, "Content-Encoding");
+    aw_zip_kind kind = aw_zip_kind_of(ce);
+    if (kind == AW_ZIP_IDENTITY) return true;
+    if (kind == AW_ZIP_UNKNOWN) {
+        aw_req_add_header(req, "Accept-Encoding", "gzip, deflate");
+        aw_req_reply_error(req, 415, "unsupported Content-Encoding (gzip and deflate are accepted)");
+        return false;
+    }
+    if (req->body.len == 0) return true;
+    aw_buf out = AW_BUF_INIT;
+    int r = aw_unzip(kind, req->body.data, req->body.len, req->app->cfg.max_body, &out);
+    if (r != AW_OK) {
+        aw_buf_free(&out);
+        if (r == AW_EBUSY) aw_req_reply_error(req, 413, "decoded request body larger than %zu bytes",
+                                              req->app->cfg.max_body);
+        else if (r == AW_ENOMEM) aw_req_reply_error(req, 503, "out of memory");
+        else aw_req_reply_error(req, 400, "the body is not valid %s data", kind == AW_ZIP_GZIP ? "gzip" : "deflate");
+        return false;
+    }
+    aw_buf_free(&req->body);
+    req->body = out;
+    return true;
 }
 
 void aw_req_add_header(aw_req *req, const char *name, const char *value)

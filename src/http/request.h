@@ -70,6 +70,12 @@ bool aw_req_wants_json(aw_req *req);
  * is answered with 400 (or 413) and false returned. *out is a new reference on success. */
 bool aw_req_body_json(aw_req *req, json_t **out);
 
+/* Undo a Content-Encoding of the request body (gzip, x-gzip, deflate; identity or none: nothing to do),
+ * replacing req->body with the decoded bytes, at most max_body of them. On failure the request is
+ * answered — 415 for an unknown encoding, 413 when the decoded body passes max_body, 400 for a corrupt
+ * stream — and false returned. */
+bool aw_req_decode_body(aw_req *req);
+
 /* Answers. Exactly one reply per request; later calls are ignored (and logged at debug). A reply may
  * come after the handler returned (the connection is suspended meanwhile): call it on the loop thread. */
 void aw_req_add_header(aw_req *req, const char *name, const char *value);

@@ -1,6 +1,7 @@
 /* /subscriptions (protocol.md §9.2–9.8): publisher records, their diffs, listing both directions. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/hooks.h"
 #include "core/subscribe.h"
@@ -77,6 +78,27 @@ static void list_peer(aw_req *req, const char *peer)
 
 static bool valid_scope_name(const char *s) { return strlen(s) <= 255; }
 
+/* The subscriber's accept_encoding (protocol.md §9.11): an array of codings in preference order (a single
+ * string is taken too). Only codings this build can send are kept, comma-separated; anything else is
+ * ignored, as the field is advisory. */
+static void accepted_encodings(const json_t *v, char *out, size_t n)
+{
+    out[0] = '\0';
+    json_t *one = json_is_string(v) ? json_pack("[O]", v) : NULL;
+    const json_t *list = one ? one : v;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *c = json_string_value(e);
+        if (!c || (strcasecmp(c, "gzip") != 0 && strcasecmp(c, "deflate") != 0)) continue;
+        const char *name = strcasecmp(c, "gzip") == 0 ? "gzip" : "deflate";
+        if (strstr(out, name)) continue;
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%s%s", len ? "," : "", name);
+    }
+    json_decref(one);
+}
+
 static void create_inbound(aw_req *req, const char *peer)
 {
     /* The ACL decides (clarifications #4): friend peers by default; then the caller must be {peer}. */
@@ -121,6 +143,8 @@ static void create_inbound(aw_req *req, const char *peer)
         aw_req_reply_error(req, 400, "scope names are limited to 255 bytes");
         return;
     }
+    char accept[128];
+    accepted_encodings(json_object_get(body, "accept_encoding"), accept, sizeof accept);
     char subid[33];
     aw_new_id(subid);
     aw_sub_rec rec = {.actor = req->actor.id,
@@ -130,7 +154,8 @@ static void create_inbound(aw_req *req, const char *peer)
                       .subtarget = (char *)(subtarget ? subtarget : ""),
                       .resource = (char *)(resource ? resource : ""),
                       .granularity = (char *)gran,
-                      .callback = false};
+                      .callback = false,
+                      .accept_encoding = accept};
     int r = req->app->store->subs->create(req->app->store, &rec);
     if (r != AW_OK) {
         json_decref(body);
