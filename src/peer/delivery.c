@@ -43,6 +43,7 @@ typedef struct aw_delivery {
     size_t n_done, cap_done;
     bool breaker_known; /* some peer may have breaker state in storage (else skip the reads) */
     bool pauses_known;  /* some peer may have a 503 pause stored (else successes skip clearing it) */
+    int claimed;        /* jobs handed over by the last claim */
     int64_t delivered;  /* counters for tests and benchmarks */
     int64_t failed;
 } aw_delivery;
@@ -491,6 +492,7 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
 
 static int on_claimed(const aw_outbox_job *j, void *ud)
 {
+    ((aw_delivery *)ud)->claimed++;
     send_job(ud, j);
     return AW_OK;
 }
@@ -502,6 +504,7 @@ static void on_timer(uv_timer_t *t)
     if (d->in_flight >= d->max_in_flight) return; /* a completion schedules the next claim */
     int max = (int)(d->max_in_flight - d->in_flight);
     if (max > 128) max = 128; /* bounds the time the claim holds the write lock */
+    d->claimed = 0;
     int r = d->app->store->outbox->claim(d->app->store, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
     if (r != AW_OK && r != AW_ENOTFOUND)
         AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
@@ -510,7 +513,13 @@ static void on_timer(uv_timer_t *t)
     uint64_t delay = POLL_MS;
     if (d->in_flight < d->max_in_flight && d->app->store->outbox->next_due(d->app->store, &due) == AW_OK) {
         int64_t now = aw_time_ms();
-        if (due - now < (int64_t)delay) delay = due > now ? (uint64_t)(due - now) : 1;
+        if (due > now) {
+            if (due - now < (int64_t)delay) delay = (uint64_t)(due - now);
+        } else if (d->claimed > 0) {
+            delay = 1; /* more may be due at once */
+        }
+        /* Due jobs that nothing claimed wait behind their subscription's head job (in flight: its completion
+         * claims again; retrying later: the poll finds it), so no tight loop until then. */
     }
     if (!uv_is_active((uv_handle_t *)&d->timer)) uv_timer_start(&d->timer, on_timer, delay, 0);
 }

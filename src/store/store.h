@@ -269,8 +269,8 @@ typedef struct aw_store_outbox_ops {
     int (*done)(aw_store *s, int64_t id);
     /* Reschedule after a failure (lease released). */
     int (*retry)(aw_store *s, int64_t id, int attempts, int64_t due_ms);
-    /* Earliest time a job becomes claimable (max of due_ms, its lease and its peer's pause; only the head job of
-     * each subscription counts), or ENOTFOUND. */
+    /* Earliest time any job may become claimable (max of due_ms, its lease and its peer's pause), or
+     * ENOTFOUND. A job behind another of its subscription may be reported due while it waits for that one. */
     int (*next_due)(aw_store *s, int64_t *due_ms);
     int (*count)(aw_store *s, int64_t *n);
     /* Release leases held by owners whose name does not start with `keep_prefix` (a restarted process

@@ -117,16 +117,17 @@ static int outbox_retry(aw_store *s, int64_t id, int attempts, int64_t due_ms)
     return aw_sq_exec_stmt(q, st, "outbox retry");
 }
 
-/* Only the head job of each subscription counts (the others wait for it), and a paused peer's jobs are
- * due when the pause ends. */
+/* A paused peer's jobs are due when the pause ends. The pause-aware form costs a lookup per job, so it is
+ * used only while some pause is stored. */
 static int outbox_next_due(aw_store *s, int64_t *due_ms)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(MAX(o.due_ms, o.lease_until, IFNULL((SELECT"
-                                     " pp.until_ms FROM peer_pauses pp WHERE pp.actor = o.actor AND"
-                                     " pp.peerid = o.peerid), 0))) FROM outbox o WHERE NOT EXISTS"
-                                     " (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
-                                     " AND p.subid <> '' AND p.seq < o.seq)");
+    int pauses = s->outbox->pauses_exist(s);
+    if (pauses != AW_OK && pauses != AW_ENOTFOUND) return pauses;
+    sqlite3_stmt *st = aw_sq_stmt(q, pauses == AW_OK ? "SELECT MIN(MAX(o.due_ms, o.lease_until, IFNULL((SELECT"
+                                                       " pp.until_ms FROM peer_pauses pp WHERE pp.actor = o.actor"
+                                                       " AND pp.peerid = o.peerid), 0))) FROM outbox o"
+                                                     : "SELECT MIN(MAX(due_ms, lease_until)) FROM outbox");
     if (!st) return AW_ESTORAGE;
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
