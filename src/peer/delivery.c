@@ -42,7 +42,8 @@ typedef struct aw_delivery {
     int64_t *done_ids;
     size_t n_done, cap_done;
     bool breaker_known; /* some peer may have breaker state in storage (else skip the reads) */
-    bool pauses_known;  /* some peer may have a 503 pause stored (else successes skip clearing it) */
+    bool pauses_known;  /* some peer may have a 503 pause stored (else successes skip clearing it); looked up
+                         * again before every claim */
     int claimed;        /* jobs handed over by the last claim */
     int64_t delivered;  /* counters for tests and benchmarks */
     int64_t failed;
@@ -429,6 +430,8 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
         aw_sub_rec_free(&sub);
         return;
     }
+    if (!sub.callback && sub.resync_pending && !strcmp(job->kind, "resync"))
+        s->subs->set_state(s, job->actor, job->subid, -1, -1, 0); /* a resync (resume) is going out anyway */
     aw_trust_rec t;
     r = s->trusts->get(s, job->actor, job->peerid, &t);
     if (r != AW_OK) {
@@ -505,6 +508,8 @@ static void on_timer(uv_timer_t *t)
     int max = (int)(d->max_in_flight - d->in_flight);
     if (max > 128) max = 128; /* bounds the time the claim holds the write lock */
     d->claimed = 0;
+    /* Cheap (one row at most): lets a success here clear a pause another shard stored. */
+    d->pauses_known = d->app->store->outbox->pauses_exist(d->app->store) != AW_ENOTFOUND;
     int r = d->app->store->outbox->claim(d->app->store, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
     if (r != AW_OK && r != AW_ENOTFOUND)
         AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));

@@ -293,8 +293,9 @@ class Delivery(unittest.TestCase):
 
     def test_503_pauses_every_subscription_of_the_peer(self):
         """503 holds back all of that peer's subscriptions (sdk-api.md §6.3), for Retry-After when given;
-        the pause is stored, and the next success clears it."""
-        pub = self.daemon("--auto-accept", "--default-relationship", "friend")
+        the pause is stored, so both shards of the publisher respect it, and the next success clears it."""
+        pub = awtest.Daemon("--auto-accept", "--default-relationship", "friend", shards=2).start()
+        self.daemons.append(pub)
         b = pub.create_actor("publisher", "pw")
         f = self.fake()
         f.trust_with(b)
