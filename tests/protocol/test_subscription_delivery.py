@@ -305,7 +305,9 @@ class Delivery(unittest.TestCase):
         self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 1, timeout=10), f.all_calls())
         t503 = f.all_calls()[0][0]
         self.assertEqual(f.all_calls()[0][4], 503)
-        self.assertEqual(count_rows(pub, "SELECT COUNT(*) FROM peer_pauses WHERE actor=? AND peerid=?", b.id, f.id), 1)
+        # the publisher stores the pause once it has read the answer
+        self.assertTrue(wait_for(lambda: count_rows(pub, "SELECT COUNT(*) FROM peer_pauses WHERE actor=? AND peerid=?",
+                                                    b.id, f.id) == 1, timeout=5))
         # a second subscription of the same peer, with a change of its own, waits for the pause too
         sid2 = f.subscribe(b)
         self.assertEqual(b.req("PUT", "/properties/p2", body="two").status, 204)
@@ -334,6 +336,8 @@ class Delivery(unittest.TestCase):
         f.plan = [(503, {}), (503, {})]
         b.req("PUT", "/properties/one", body="1")
         self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 2, timeout=10), f.all_calls())
+        # the second pause is stored (backoff doubled) once the publisher has read the answer
+        self.assertTrue(wait_for(lambda: count_rows(pub, "SELECT MAX(backoff_ms) FROM peer_pauses") == 2000, timeout=5))
         b.req("PUT", "/properties/two", body="2")      # during the second pause (~2 s)
         self.assertTrue(wait_for(lambda: len(f.accepted()) >= 2, timeout=20), f.all_calls())
         calls = f.all_calls()
