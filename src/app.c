@@ -257,6 +257,7 @@ static void on_housekeeping(uv_timer_t *t)
 {
     aw_app *app = t->data;
     if (app->store && app->store->maintain) app->store->maintain(app->store);
+    aw_peer_engine_trim(app);
 }
 
 static void on_wakeup(uv_async_t *a)
