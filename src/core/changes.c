@@ -70,7 +70,7 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     diff = filter_by_permission(c, sub, relationship, ovr, diff);
     json_decref(ovr);
     if (!diff) return AW_OK;
-    aw_store *s = c->app->store;
+    aw_store *s = aw_app_store(c->app);
     int64_t seq = 0;
     int r = s->subs->next_seq(s, c->actor, sub->subid, &seq);
     char *txt = r == AW_OK ? aw_json_dump(diff) : NULL;
@@ -106,10 +106,10 @@ int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target,
     reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, 0, "", aw_time_ms()};
     aw_time_iso(c.ts);
     /* A suspended target registers nothing; its subscribers get a resync on resume. */
-    int r = app->store->subs->is_suspended(app->store, actor_id, target, subtarget ? subtarget : "");
+    int r = aw_app_store(app)->subs->is_suspended(aw_app_store(app), actor_id, target, subtarget ? subtarget : "");
     if (r == AW_OK) return AW_OK;
     if (r != AW_ENOTFOUND) return r;
-    r = app->store->subs->each_for_change(app->store, actor_id, target, register_one, &c);
+    r = aw_app_store(app)->subs->each_for_change(aw_app_store(app), actor_id, target, register_one, &c);
     if (r == AW_OK && n_diffs) *n_diffs = c.made;
     if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
     return r;

@@ -6,9 +6,12 @@
  *    AW_ENOTFOUND.
  *  - strings passed in are borrowed; strings and records handed out are owned by the caller and freed
  *    with the matching *_free function or free().
- *  - a store handle belongs to one thread (the loop thread of one aw_app).
- *  - `blocking` backends (network databases) may take long per call: the HTTP layer then runs handlers
- *    off the loop with the connection suspended. SQLite calls are short and run inline (measured in bench/).
+ *  - a store handle belongs to one thread. Code reaches the handle of its thread with aw_app_store(app):
+ *    the app's own handle on the loop thread, or the pooled handle of a storage-executor job.
+ *  - calls may complete later on the loop: storage-bound work goes through the storage executor
+ *    (store/exec.h), which runs it on a worker thread with its own handle and completes on the loop.
+ *    `blocking` backends (network databases) always use it; SQLite calls are short and run inline
+ *    unless cfg.store_threads asks for the executor (measured in bench/http.sh).
  */
 #ifndef AW_STORE_STORE_H
 #define AW_STORE_STORE_H
@@ -304,7 +307,7 @@ struct aw_store {
     /* Periodic housekeeping (e.g. WAL checkpoints), called every 250 ms from the loop; must stay
      * short unless there is real work. NULL = none. */
     void (*maintain)(aw_store *s);
-    bool blocking;
+    bool blocking;  /* calls may wait on a network: run storage-bound requests on the executor */
     void *impl;
 };
 
