@@ -34,6 +34,7 @@ typedef struct aw_delivery {
     bool closing;
     unsigned in_flight;
     unsigned max_in_flight;
+    int n_claimed;          /* jobs handed over by the current claim */
     size_t cap_bytes;
     /* completed job ids, deleted in one transaction per loop turn */
     int64_t *done_ids;
@@ -355,7 +356,9 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
 
 static int on_claimed(const aw_outbox_job *j, void *ud)
 {
-    send_job(ud, j);
+    aw_delivery *d = ud;
+    d->n_claimed++;
+    send_job(d, j);
     return AW_OK;
 }
 
@@ -366,15 +369,20 @@ static void on_timer(uv_timer_t *t)
     if (d->in_flight >= d->max_in_flight) return; /* a completion schedules the next claim */
     int max = (int)(d->max_in_flight - d->in_flight);
     if (max > 128) max = 128; /* bounds the time the claim holds the write lock */
-    int r = aw_app_store(d->app)->outbox->claim(aw_app_store(d->app), d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
+    aw_store *s = aw_app_store(d->app);
+    d->n_claimed = 0;
+    int r = s->outbox->claim(s, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
     if (r != AW_OK && r != AW_ENOTFOUND)
         AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
-    /* Next look: when the earliest job is due, but at least every POLL_MS for other shards' jobs. */
-    int64_t due = 0;
+    /* Next look: at once when the claim was cut by `max` and there is room; else when the earliest retry is
+     * due, but at least every POLL_MS (other shards' jobs, expired leases). Jobs waiting behind an earlier
+     * job of their subscription are claimed when that one completes (on_flush). */
     uint64_t delay = POLL_MS;
-    if (d->in_flight < d->max_in_flight && aw_app_store(d->app)->outbox->next_due(aw_app_store(d->app), &due) == AW_OK) {
-        int64_t now = aw_time_ms();
-        if (due - now < (int64_t)delay) delay = due > now ? (uint64_t)(due - now) : 1;
+    if (d->in_flight < d->max_in_flight) {
+        int64_t now = aw_time_ms(), due = 0;
+        if (r == AW_OK && d->n_claimed >= max) delay = 0;
+        else if (s->outbox->next_due(s, now, &due) == AW_OK && due - now < (int64_t)delay)
+            delay = (uint64_t)(due - now);
     }
     if (!uv_is_active((uv_handle_t *)&d->timer)) uv_timer_start(&d->timer, on_timer, delay, 0);
 }

@@ -265,8 +265,9 @@ typedef struct aw_store_outbox_ops {
     int (*done)(aw_store *s, int64_t id);
     /* Reschedule after a failure (lease released). */
     int (*retry)(aw_store *s, int64_t id, int attempts, int64_t due_ms);
-    /* Earliest due_ms of any job, or ENOTFOUND. */
-    int (*next_due)(aw_store *s, int64_t *due_ms);
+    /* Earliest due_ms later than after_ms (a job waiting for its retry time), or ENOTFOUND. An index
+     * lookup: jobs already due wait for their subscription's earlier job, whose completion claims again. */
+    int (*next_due)(aw_store *s, int64_t after_ms, int64_t *due_ms);
     int (*count)(aw_store *s, int64_t *n);
     /* Release leases held by owners whose name does not start with `keep_prefix` (a restarted process
      * takes over the jobs its dead predecessor had leased). */

@@ -115,11 +115,12 @@ static int outbox_retry(aw_store *s, int64_t id, int attempts, int64_t due_ms)
     return aw_sq_exec_stmt(q, st, "outbox retry");
 }
 
-static int outbox_next_due(aw_store *s, int64_t *due_ms)
+static int outbox_next_due(aw_store *s, int64_t after_ms, int64_t *due_ms)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(MAX(due_ms, lease_until)) FROM outbox");
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(due_ms) FROM outbox WHERE due_ms > ?1");
     if (!st) return AW_ESTORAGE;
+    sqlite3_bind_int64(st, 1, after_ms);
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         *due_ms = sqlite3_column_int64(st, 0);
