@@ -180,6 +180,7 @@ static void run_peer(int fd, int addrs)
 /* ------------------------------------------------------------------ the client */
 
 typedef struct run_state {
+    uint64_t t0, first_ns, last_ns; /* completion times (loop thread) */
     atomic_int done;
     atomic_int errors;
     int first_err;
@@ -189,6 +190,9 @@ typedef struct run_state {
 static void on_meta(const aw_result *res, void *ud)
 {
     run_state *rs = ud;
+    uint64_t t = uv_hrtime() - rs->t0;
+    if (!rs->first_ns) rs->first_ns = t;
+    rs->last_ns = t;
     if (aw_result_status(res) != AW_OK) {
         if (atomic_fetch_add(&rs->errors, 1) == 0) {
             rs->first_err = aw_result_status(res);
@@ -324,6 +328,7 @@ int main(int argc, char **argv)
         run_state rs = {0};
         double c0 = cpu_ms();
         uint64_t t0 = uv_hrtime();
+        rs.t0 = t0;
         for (int i = 0; i < n; i++) {
             int st = aw_peer_meta_get_async(app, urls[i], NULL, on_meta, &rs, NULL);
             if (st != AW_OK) {
@@ -331,11 +336,14 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
+        double start_ms = (uv_hrtime() - t0) / 1e6;
         while (atomic_load(&rs.done) < n) uv_run(&loop, UV_RUN_ONCE);
         double wall = (uv_hrtime() - t0) / 1e6;
         double cpu = cpu_ms() - c0;
-        printf("fanout N=%d wall_ms=%.1f cpu_ms=%.1f rss_kb=%ld form=async run=%d conns=%s errors=%d rss_now_kb=%ld\n",
-               n, wall, cpu, rss_kb(), r, r == 1 ? "new" : "reused", atomic_load(&rs.errors), rss_now_kb());
+        printf("fanout N=%d wall_ms=%.1f cpu_ms=%.1f rss_kb=%ld form=async run=%d conns=%s errors=%d rss_now_kb=%ld "
+               "started_ms=%.1f first_ms=%.1f\n",
+               n, wall, cpu, rss_kb(), r, r == 1 ? "new" : "reused", atomic_load(&rs.errors), rss_now_kb(),
+               start_ms, rs.first_ns / 1e6);
         if (rs.errors) printf("#   first error: %s: %s\n", aw_err_name(rs.first_err), rs.first_msg);
         fflush(stdout);
     }

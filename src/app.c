@@ -13,6 +13,7 @@
 #include "core/trust_types.h"
 #include "peer/delivery.h"
 #include "peer/engine.h"
+#include "store/exec.h"
 #include "util/rand.h"
 #include "util/str.h"
 
@@ -157,6 +158,13 @@ int aw_app_new(const aw_config *cfg, aw_app **out)
     return AW_OK;
 }
 
+aw_store *aw_app_store(aw_app *app)
+{
+    if (!app->exec || aw_app_on_loop_thread(app)) return app->store;
+    aw_store *s = aw_store_exec_current(app->exec);
+    return s ? s : app->store;
+}
+
 bool aw_app_on_loop_thread(const aw_app *app)
 {
     if (!app->attached) return false;
@@ -258,6 +266,7 @@ static void on_housekeeping(uv_timer_t *t)
 {
     aw_app *app = t->data;
     if (app->store && app->store->maintain) app->store->maintain(app->store);
+    aw_peer_engine_trim(app);
 }
 
 static void on_wakeup(uv_async_t *a)
@@ -286,7 +295,10 @@ int aw_app_attach(aw_app *app, uv_loop_t *loop)
     char rnd[9];
     aw_rand_hex(rnd, 4);
     snprintf(app->shard_id, sizeof app->shard_id, "%d-%s", (int)getpid(), rnd);
-    int r = aw_peer_engine_start(app);
+    int r = AW_OK;
+    unsigned threads = app->cfg.store_threads ? app->cfg.store_threads : app->store->blocking ? 4 : 0;
+    if (threads) r = aw_store_exec_new(app, threads, &app->exec);
+    if (r == AW_OK) r = aw_peer_engine_start(app);
     if (r == AW_OK) r = aw_delivery_start(app);
     if (r == AW_OK) r = aw_subscriber_start(app);
     if (r == AW_OK && app->cfg.listen_port) r = aw_server_start(app);
@@ -331,6 +343,8 @@ void aw_app_free(aw_app *app)
     aw_delivery_free(app);
     aw_subscriber_free(app);
     aw_peer_engine_free(app);
+    aw_store_exec_free(app->exec);
+    app->exec = NULL;
     if (app->store) app->store->close(app->store);
     aw_hooks_free(app);
     aw_post *p = app->post_head;

@@ -31,7 +31,8 @@ struct aw_app {
     char *base_path;       /* path part of base_url ("" or "/prefix"), derived */
     char *host_header;     /* host[:port] part of base_url (Basic realm) */
     aw_logger log;
-    aw_store *store;
+    aw_store *store;       /* the loop thread's handle; reach it through aw_app_store() */
+    struct aw_store_exec *exec; /* storage executor (store/exec.h), or NULL: storage runs inline */
 
     uv_loop_t *loop;
     uv_loop_t own_loop;
@@ -62,6 +63,10 @@ struct aw_app {
 
 /* True when called on the thread running the app's loop. */
 bool aw_app_on_loop_thread(const aw_app *app);
+
+/* The store handle of the calling thread: the handle of its storage-executor job on a worker thread,
+ * the app's own handle anywhere else. */
+aw_store *aw_app_store(aw_app *app);
 
 /* Run fn(app, ud) on the loop thread soon (never inline). Thread-safe. Returns AW_ESHUTDOWN when the
  * app no longer accepts work. */

@@ -58,6 +58,7 @@ static const opt_def opts[] = {
     {"peer-ca-file", OPT_STR, NULL, "CA bundle (PEM) to verify https peers with (default: the system CA store)"},
     {"peer-max-outbound", OPT_INT, "0", "outbound peer requests in flight in total (0 = 1024)"},
     {"callback-cap", OPT_INT, "0", "largest high-granularity callback body in bytes before downgrade to low (0 = 262144)"},
+    {"store-threads", OPT_INT, "0", "run /meta and /properties requests on up to N worker threads with their own storage connections (0 = on the event loop)"},
     {"diff-cap", OPT_INT, "0", "diffs kept per subscription before the oldest are pruned (0 = 10000)"},
     {"config", OPT_STR, NULL, "JSON file with any of these options as keys (flags and env win)"},
 };
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
     if (ival("peer-max-outbound", 0, 1000000)) cfg.net.max_outbound = (uint32_t)ival("peer-max-outbound", 0, 1000000);
     cfg.delivery_max_concurrent = (uint32_t)ival("delivery-concurrency", 0, 1000000);
     cfg.delivery_cap_bytes = (size_t)ival("callback-cap", 0, 1L << 30);
+    cfg.store_threads = (unsigned)ival("store-threads", 0, 64);
     if (ival("diff-cap", 0, 100000000)) cfg.diff_cap = (uint32_t)ival("diff-cap", 0, 100000000);
     cfg.log_level = (aw_log_level)level;
 

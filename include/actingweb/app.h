@@ -84,6 +84,12 @@ typedef struct aw_config {
     uint32_t hook_timeout_ms;     /* an async hook must reply within this; default 10000 (else 504) */
     int action_success_status;    /* HTTP status of a successful POST/PUT /actions/{name}; default 200 (Ref) */
 
+    /* Storage executor. > 0: storage-bound requests (/meta, and /properties when no property hook is
+     * registered) run on libuv's thread pool with up to this many storage connections of their own, and
+     * answer later on the loop; the loop keeps serving meanwhile. 0 (default) = inline on the loop,
+     * which is faster for SQLite (bench/http.sh); a backend whose calls block on a network uses 4. */
+    unsigned store_threads;
+
     /* Diff retention (sdk-api.md §6.8). Added at the end; 0 = default. */
     uint32_t diff_cap;            /* diffs kept per subscription; the oldest beyond it are pruned and the
                                    * subscription resyncs on its next delivery; default 10000 */

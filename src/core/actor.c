@@ -23,7 +23,7 @@ typedef struct actor_del {
 static void actor_del_step(actor_del *d)
 {
     if (--d->pending > 0) return;
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     int r = s->actors->delete(s, d->actor_id);
     if (r == AW_OK)
         aw_hooks_fire_lifecycle(d->app, AW_EV_ACTOR_DELETED_COMPLETE, AW_ORIGIN_CASCADE, d->actor_id, NULL, NULL,
@@ -63,7 +63,7 @@ static bool start_twin_delete(actor_del *d)
 {
     aw_app *app = d->app;
     char *json = NULL;
-    if (app->store->attrs->get(app->store, d->actor_id, AW_DEVTEST_TWIN_BUCKET, AW_DEVTEST_TWIN_NAME, &json,
+    if (aw_app_store(app)->attrs->get(aw_app_store(app), d->actor_id, AW_DEVTEST_TWIN_BUCKET, AW_DEVTEST_TWIN_NAME, &json,
                                NULL) != AW_OK)
         return false;
     json_t *t = json_loads(json, 0, NULL);
@@ -92,7 +92,7 @@ static int collect_rec(const aw_trust_rec *r, void *ud)
 void aw_actor_delete_start(aw_app *app, const char *actor_id, aw_event_origin origin, bool notify,
                            void (*done)(int status, void *ud), void *ud)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     aw_actor_rec probe;
     int r = strlen(actor_id) < sizeof probe.id ? s->actors->get(s, actor_id, &probe) : AW_ENOTFOUND;
     if (r != AW_OK) {

@@ -70,7 +70,7 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     diff = filter_by_permission(c, sub, relationship, ovr, diff);
     json_decref(ovr);
     if (!diff) return AW_OK;
-    aw_store *s = c->app->store;
+    aw_store *s = aw_app_store(c->app);
     int64_t seq = 0;
     int r = s->subs->next_seq(s, c->actor, sub->subid, &seq);
     char *txt = r == AW_OK ? aw_json_dump(diff) : NULL;
@@ -108,7 +108,7 @@ static int prop_into(const char *name, const char *value, bool is_json, void *ud
 static bool peer_lacks_resync(aw_app *app, const char *actor, const char *peer)
 {
     aw_trust_rec t;
-    if (app->store->trusts->get(app->store, actor, peer, &t) != AW_OK) return false;
+    if (aw_app_store(app)->trusts->get(aw_app_store(app), actor, peer, &t) != AW_OK) return false;
     /* Unknown tags count as support: deployed Ref peers advertise subscriptionresync. */
     bool lacks = t.peer_supported && !strstr(t.peer_supported, "subscriptionresync");
     aw_trust_rec_free(&t);
@@ -117,7 +117,7 @@ static bool peer_lacks_resync(aw_app *app, const char *actor, const char *peer)
 
 int aw_changes_queue_resync(aw_app *app, const aw_sub_rec *sub, json_t **full, int64_t *seq_out, bool *queued)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int64_t seq = 0;
     if (queued) *queued = false;
     int r = s->subs->next_seq(s, sub->actor, sub->subid, &seq);
@@ -162,10 +162,10 @@ int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target,
     reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, 0, "", aw_time_ms()};
     aw_time_iso(c.ts);
     /* A suspended target registers nothing; its subscribers get a resync on resume. */
-    int r = app->store->subs->is_suspended(app->store, actor_id, target, subtarget ? subtarget : "");
+    int r = aw_app_store(app)->subs->is_suspended(aw_app_store(app), actor_id, target, subtarget ? subtarget : "");
     if (r == AW_OK) return AW_OK;
     if (r != AW_ENOTFOUND) return r;
-    r = app->store->subs->each_for_change(app->store, actor_id, target, register_one, &c);
+    r = aw_app_store(app)->subs->each_for_change(aw_app_store(app), actor_id, target, register_one, &c);
     if (r == AW_OK && n_diffs) *n_diffs = c.made;
     if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
     return r;

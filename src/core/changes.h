@@ -11,7 +11,7 @@
 
 /* Register one change (protocol.md §6.6, §9.6): target ("properties"), subtarget (top-level name or
  * NULL), resource (second path element or NULL), blob (the JSON value written; a JSON string "" for a
- * deletion; borrowed). Must be called inside an open write transaction on app->store. Returns AW_OK or
+ * deletion; borrowed). Must be called inside an open write transaction on aw_app_store(app). Returns AW_OK or
  * a storage status (the caller then rolls back). */
 int aw_changes_register(aw_app *app, const char *actor_id, const char *target, const char *subtarget,
                         const char *resource, json_t *blob);

@@ -174,6 +174,14 @@ bool aw_hooks_match(aw_app *app, aw_hook_kind kind, const char *name, unsigned o
     return false;
 }
 
+bool aw_hooks_any(aw_app *app, aw_hook_kind kind)
+{
+    struct aw_hooks *r = app->hooks;
+    for (size_t i = 0; r && i < r->nh; i++)
+        if (r->h[i].kind == kind) return true;
+    return false;
+}
+
 size_t aw_hooks_list(aw_app *app, aw_hook_kind kind, json_t **out, size_t cap)
 {
     struct aw_hooks *r = app->hooks;

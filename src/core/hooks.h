@@ -77,6 +77,8 @@ int aw_hooks_ctx_set_path(aw_hook_ctx *ctx, const char *const *segs, size_t n);
 
 /* True when at least one hook of `kind` matches `name` (and for properties the op bit). */
 bool aw_hooks_match(aw_app *app, aw_hook_kind kind, const char *name, unsigned op);
+/* True when any hook of `kind` is registered. */
+bool aw_hooks_any(aw_app *app, aw_hook_kind kind);
 
 /* Run the matching chain on ctx (takes ownership). `async_ok`: on the loop thread, hooks may answer
  * later (the chain then continues on the loop); otherwise a pending hook gives AW_HOOKS_WOULDBLOCK on

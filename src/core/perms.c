@@ -198,7 +198,7 @@ json_t *aw_perms_merge(const json_t *defaults, const json_t *override)
 int aw_perms_override_get(aw_app *app, const char *actor, const char *peerid, json_t **out)
 {
     *out = NULL;
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     char *raw = NULL;
     int r = s->trusts->perm_get(s, actor, peerid, &raw);
     if (r != AW_OK) {
@@ -332,7 +332,7 @@ bad:
 int aw_perms_override_apply(aw_app *app, const char *actor, const char *peerid, const char *relationship,
                             const json_t *update, const char *by, bool *created)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     json_t *doc = NULL;
     bool fresh = false;
     char *raw = NULL;

@@ -28,7 +28,7 @@ static int load(aw_app *app, const char *actor, const char *bucket, const char *
 {
     char *txt = NULL;
     *out = NULL;
-    int r = app->store->attrs->get(app->store, actor, bucket, name, &txt, NULL);
+    int r = aw_app_store(app)->attrs->get(aw_app_store(app), actor, bucket, name, &txt, NULL);
     if (r != AW_OK) return r;
     *out = json_loads(txt, JSON_DECODE_ANY, NULL);
     free(txt);
@@ -39,14 +39,14 @@ static int save(aw_app *app, const char *actor, const char *bucket, const char *
 {
     char *txt = aw_json_dump(v);
     if (!txt) return AW_ENOMEM;
-    int r = app->store->attrs->set(app->store, actor, bucket, name, txt, NULL, 0);
+    int r = aw_app_store(app)->attrs->set(aw_app_store(app), actor, bucket, name, txt, NULL, 0);
     free(txt);
     return r;
 }
 
 static int remove_key(aw_app *app, const char *actor, const char *bucket, const char *name)
 {
-    int r = app->store->attrs->del(app->store, actor, bucket, name);
+    int r = aw_app_store(app)->attrs->del(aw_app_store(app), actor, bucket, name);
     return r == AW_ENOTFOUND ? AW_OK : r;
 }
 
@@ -202,7 +202,7 @@ int aw_remote_apply(aw_app *app, const char *actor, const char *publisher, const
         if (replace) {
             /* Keys absent from the resync go away (clarifications #4). */
             key_list keys = {NULL, 0};
-            r = app->store->attrs->each(app->store, actor, bucket, collect_names, &keys);
+            r = aw_app_store(app)->attrs->each(aw_app_store(app), actor, bucket, collect_names, &keys);
             for (size_t i = 0; i < keys.n; i++) {
                 const char *k = keys.names[i];
                 const char *plain = strncmp(k, "list:", 5) == 0 ? k + 5 : k;
@@ -252,7 +252,7 @@ int aw_remote_clear(aw_app *app, const char *actor, const char *publisher)
 {
     char bucket[128];
     bucket_name(bucket, sizeof bucket, publisher);
-    return app->store->attrs->del_bucket(app->store, actor, bucket);
+    return aw_app_store(app)->attrs->del_bucket(aw_app_store(app), actor, bucket);
 }
 
 static int read_one(const char *b, const char *name, const char *json, const char *ts, void *ud)
@@ -272,7 +272,7 @@ int aw_remote_read(aw_app *app, const char *actor, const char *publisher, json_t
     char bucket[128];
     bucket_name(bucket, sizeof bucket, publisher);
     *out = json_object();
-    int r = app->store->attrs->each(app->store, actor, bucket, read_one, *out);
+    int r = aw_app_store(app)->attrs->each(aw_app_store(app), actor, bucket, read_one, *out);
     if (r != AW_OK) {
         json_decref(*out);
         *out = NULL;

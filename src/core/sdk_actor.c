@@ -73,7 +73,7 @@ aw_actor *aw_actor_load(aw_app *app, const char *actor_id, int *status)
         *status = AW_ENOTFOUND;
         return NULL;
     }
-    *status = app->store->actors->get(app->store, actor_id, &rec);
+    *status = aw_app_store(app)->actors->get(aw_app_store(app), actor_id, &rec);
     if (*status != AW_OK) return NULL;
     aw_actor *a = aw_actor_from_rec(app, &rec);
     aw_actor_rec_free(&rec);
@@ -116,7 +116,7 @@ static void create_start(aw_sdk_call *call)
 {
     actor_call *c = (actor_call *)call;
     aw_app *app = call->app;
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     const char *in = c->creator;
     while (*in && isspace((unsigned char)*in)) in++;
     size_t n = strlen(in);
@@ -179,7 +179,7 @@ static void get_start(aw_sdk_call *call)
     int r;
     if (c->by_creator) {
         aw_actor_rec rec;
-        r = app->store->actors->get_by_creator(app->store, c->id, &rec);
+        r = aw_app_store(app)->actors->get_by_creator(aw_app_store(app), c->id, &rec);
         if (r == AW_OK) {
             c->out = aw_actor_from_rec(app, &rec);
             aw_actor_rec_free(&rec);

@@ -48,7 +48,7 @@ static int buckets_cb(const char *bucket, const char *name, const char *json, co
 static void attr_start(aw_sdk_call *call)
 {
     attr_call *c = (attr_call *)call;
-    aw_store *s = call->app->store;
+    aw_store *s = aw_app_store(call->app);
     const char *id = c->a->rec.id;
     int r = AW_OK;
     char *txt = NULL, *cur = NULL;

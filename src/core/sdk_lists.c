@@ -50,7 +50,7 @@ static int name_cb(const char *name, const aw_list_meta *meta, void *ud)
 static void list_start(aw_sdk_call *call)
 {
     list_call *c = (list_call *)call;
-    aw_store *s = call->app->store;
+    aw_store *s = aw_app_store(call->app);
     const char *id = c->a->rec.id;
     int r = AW_OK;
     bool tx = c->op == L_CREATE || c->op == L_INSERT || c->op == L_UPDATE || c->op == L_DEL_ITEM || c->op == L_DEL;

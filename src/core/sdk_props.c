@@ -26,7 +26,7 @@ typedef struct prop_call {
     json_t *out;
 } prop_call;
 
-#define STORE(c) ((c)->call.app->store)
+#define STORE(c) aw_app_store((c)->call.app)
 #define AID(c) ((c)->a->rec.id)
 
 /* A hook chain outcome as an SDK status. */

@@ -383,7 +383,7 @@ int aw_sub_list(aw_app *app, const char *actor_id, const char *peer_id, const ch
     if (!app || !actor_id || !out) return AW_EINVAL;
     aw_sub_filter f = {.peerid = peer_id, .target = target, .callback = direction < 0 ? -1 : direction ? 1 : 0};
     *out = json_array();
-    int r = app->store->subs->each(app->store, actor_id, &f, collect, *out);
+    int r = aw_app_store(app)->subs->each(aw_app_store(app), actor_id, &f, collect, *out);
     if (r != AW_OK) {
         json_decref(*out);
         *out = NULL;
@@ -395,7 +395,7 @@ int aw_sub_get(aw_app *app, const char *actor_id, const char *subid, json_t **ou
 {
     if (!app || !actor_id || !subid || !out) return AW_EINVAL;
     aw_sub_rec rec;
-    int r = app->store->subs->get(app->store, actor_id, subid, &rec);
+    int r = aw_app_store(app)->subs->get(aw_app_store(app), actor_id, subid, &rec);
     if (r != AW_OK) return r;
     *out = sub_json(&rec);
     aw_sub_rec_free(&rec);
@@ -404,7 +404,7 @@ int aw_sub_get(aw_app *app, const char *actor_id, const char *subid, json_t **ou
 
 static int in_txn(aw_app *app, int (*fn)(aw_app *app, void *ctx), void *ctx)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int r = s->begin(s, true);
     if (r != AW_OK) return r;
     r = fn(app, ctx);
@@ -438,13 +438,13 @@ int aw_sub_notify(aw_app *app, const char *actor_id, const char *target, const c
 int aw_sub_suspend(aw_app *app, const char *actor_id, const char *target, const char *subtarget)
 {
     if (!app || !actor_id || !target || !*target) return AW_EINVAL;
-    return app->store->subs->suspend(app->store, actor_id, target, subtarget ? subtarget : "");
+    return aw_app_store(app)->subs->suspend(aw_app_store(app), actor_id, target, subtarget ? subtarget : "");
 }
 
 int aw_sub_is_suspended(aw_app *app, const char *actor_id, const char *target, const char *subtarget)
 {
     if (!app || !actor_id || !target || !*target) return AW_EINVAL;
-    return app->store->subs->is_suspended(app->store, actor_id, target, subtarget ? subtarget : "");
+    return aw_app_store(app)->subs->is_suspended(aw_app_store(app), actor_id, target, subtarget ? subtarget : "");
 }
 
 typedef struct resume_args {
@@ -472,11 +472,11 @@ static int resume_sub(const aw_sub_rec *sub, void *ud)
 static int do_resume(aw_app *app, void *ctx)
 {
     resume_args *a = ctx;
-    int r = app->store->subs->unsuspend(app->store, a->actor, a->target, a->subtarget ? a->subtarget : "");
+    int r = aw_app_store(app)->subs->unsuspend(aw_app_store(app), a->actor, a->target, a->subtarget ? a->subtarget : "");
     if (r != AW_OK) return r;
     aw_sub_filter f = {.target = a->target, .callback = 0};
     resume_ctx rc = {app, a};
-    return app->store->subs->each(app->store, a->actor, &f, resume_sub, &rc);
+    return aw_app_store(app)->subs->each(aw_app_store(app), a->actor, &f, resume_sub, &rc);
 }
 
 int aw_sub_resume(aw_app *app, const char *actor_id, const char *target, const char *subtarget, size_t *queued)

@@ -84,7 +84,7 @@ static void finish(sub_op *o, int status, const char *msg)
 
 static int trust_of(aw_app *app, const char *actor, const char *peer, aw_trust_rec *t)
 {
-    int r = app->store->trusts->get(app->store, actor, peer, t);
+    int r = aw_app_store(app)->trusts->get(aw_app_store(app), actor, peer, t);
     if (r == AW_ENOTFOUND) return AW_ENOTRUST;
     if (r == AW_OK && (!*t->secret || !t->approved)) {
         aw_trust_rec_free(t);
@@ -102,7 +102,7 @@ static void on_baseline(void *ud, int status, int applied)
     if (status != AW_OK) {
         AW_WARN(&o->app->log, "subscribe: baseline of %s failed (%s); a pull sync will repair it", o->subid,
                 aw_strerror(status));
-        o->app->store->subs->set_state(o->app->store, o->actor, o->subid, -1, -1, 1);
+        aw_app_store(o->app)->subs->set_state(aw_app_store(o->app), o->actor, o->subid, -1, -1, 1);
     }
     finish(o, AW_OK, NULL);
 }
@@ -141,14 +141,14 @@ static void on_created(const aw_result *res, void *ud)
                       .granularity = o->granularity,
                       .callback = true,
                       .sequence = 0};
-    int r = app->store->subs->create(app->store, &rec);
+    int r = aw_app_store(app)->subs->create(aw_app_store(app), &rec);
     if (r != AW_OK) {
         finish(o, r, "could not store the subscription");
         return;
     }
     aw_trust_rec t;
     char *url = NULL;
-    if (app->store->trusts->get(app->store, o->actor, o->peer, &t) == AW_OK) {
+    if (aw_app_store(app)->trusts->get(aw_app_store(app), o->actor, o->peer, &t) == AW_OK) {
         aw_buf b = AW_BUF_INIT;
         aw_buf_printf(&b, "%s/subscriptions/%s/%s", t.baseuri, o->actor, o->subid);
         url = aw_buf_take(&b);
@@ -211,7 +211,7 @@ static void on_deleted_remote(const aw_result *res, void *ud)
         finish(o, st, aw_result_message(res));
         return;
     }
-    int r = o->app->store->subs->del(o->app->store, o->actor, o->subid);
+    int r = aw_app_store(o->app)->subs->del(aw_app_store(o->app), o->actor, o->subid);
     if (r == AW_OK || r == AW_ENOTFOUND) r = aw_subscriber_forget_publisher_if_unused(o->app, o->actor, o->peer);
     finish(o, r, NULL);
 }
@@ -221,16 +221,16 @@ int aw_unsubscribe_start(aw_app *app, const char *actor, const char *peer, const
     if (!actor || !peer || !subid || !cb || strlen(actor) >= 64 || strlen(peer) >= 72 || strlen(subid) >= 64)
         return AW_EINVAL;
     aw_sub_rec sub;
-    int r = app->store->subs->get(app->store, actor, subid, &sub);
+    int r = aw_app_store(app)->subs->get(aw_app_store(app), actor, subid, &sub);
     if (r != AW_OK) return r;
     bool ok = sub.callback && !strcmp(sub.peerid, peer);
     aw_sub_rec_free(&sub);
     if (!ok) return AW_ENOTFOUND;
     aw_trust_rec t;
-    r = app->store->trusts->get(app->store, actor, peer, &t);
+    r = aw_app_store(app)->trusts->get(aw_app_store(app), actor, peer, &t);
     if (r == AW_ENOTFOUND) {
         /* No trust left: nothing to tell, just forget it locally. */
-        r = app->store->subs->del(app->store, actor, subid);
+        r = aw_app_store(app)->subs->del(aw_app_store(app), actor, subid);
         if (r == AW_OK) r = aw_subscriber_forget_publisher_if_unused(app, actor, peer);
         return r == AW_OK ? AW_ENOTRUST : r;
     }
@@ -256,9 +256,9 @@ static void on_end_notified(const aw_result *res, void *ud)
         AW_WARN(&o->app->log, "subscription %s: peer %s was not told of its end (%s)", o->subid, o->peer,
                 aw_strerror(st));
     aw_sub_rec rec;
-    bool got = o->app->store->subs->get(o->app->store, o->actor, o->subid, &rec) == AW_OK;
+    bool got = aw_app_store(o->app)->subs->get(aw_app_store(o->app), o->actor, o->subid, &rec) == AW_OK;
     bool inbound = got && !rec.callback;
-    int r = o->app->store->subs->del(o->app->store, o->actor, o->subid);
+    int r = aw_app_store(o->app)->subs->del(aw_app_store(o->app), o->actor, o->subid);
     if (r == AW_OK && inbound) {
         json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", rec.actor, "peerid", rec.peerid,
                               "subscriptionid", rec.subid, "target", rec.target, "subtarget", rec.subtarget,
@@ -277,16 +277,16 @@ int aw_sub_end_start(aw_app *app, const char *actor, const char *peer, const cha
     if (!actor || !peer || !subid || !cb || strlen(actor) >= 64 || strlen(peer) >= 72 || strlen(subid) >= 64)
         return AW_EINVAL;
     aw_sub_rec sub;
-    int r = app->store->subs->get(app->store, actor, subid, &sub);
+    int r = aw_app_store(app)->subs->get(aw_app_store(app), actor, subid, &sub);
     if (r != AW_OK) return r;
     bool ok = !strcmp(sub.peerid, peer), mirror = sub.callback;
     aw_sub_rec_free(&sub);
     if (!ok) return AW_ENOTFOUND;
     aw_trust_rec t;
-    r = app->store->trusts->get(app->store, actor, peer, &t);
+    r = aw_app_store(app)->trusts->get(aw_app_store(app), actor, peer, &t);
     if (r != AW_OK) {
         if (r != AW_ENOTFOUND) return r;
-        r = app->store->subs->del(app->store, actor, subid);
+        r = aw_app_store(app)->subs->del(aw_app_store(app), actor, subid);
         if (r == AW_OK) r = aw_subscriber_forget_publisher_if_unused(app, actor, peer);
         return r == AW_OK ? AW_ENOTRUST : r;
     }
@@ -331,7 +331,7 @@ int aw_subsync_start(aw_app *app, const char *actor, const char *peer, const cha
     int r;
     if (subid) {
         aw_sub_rec sub;
-        r = app->store->subs->get(app->store, actor, subid, &sub);
+        r = aw_app_store(app)->subs->get(aw_app_store(app), actor, subid, &sub);
         if (r == AW_OK) {
             if (sub.callback && (!peer || !strcmp(sub.peerid, peer))) start_one_sync(&sub, &c);
             else r = AW_ENOTFOUND;
@@ -339,7 +339,7 @@ int aw_subsync_start(aw_app *app, const char *actor, const char *peer, const cha
         }
     } else {
         aw_sub_filter f = {.peerid = peer, .callback = 1};
-        r = app->store->subs->each(app->store, actor, &f, start_one_sync, &c);
+        r = aw_app_store(app)->subs->each(aw_app_store(app), actor, &f, start_one_sync, &c);
     }
     if (r != AW_OK && c.n == 0) {
         op_free(o);

@@ -84,8 +84,8 @@ static void fires_flush(aw_app *app, bool fire)
 
 static int txn_end(aw_app *app, int r)
 {
-    if (r == AW_OK) r = app->store->commit(app->store);
-    else app->store->rollback(app->store);
+    if (r == AW_OK) r = aw_app_store(app)->commit(aw_app_store(app));
+    else aw_app_store(app)->rollback(aw_app_store(app));
     fires_flush(app, r == AW_OK);
     return r;
 }
@@ -96,7 +96,7 @@ static int peer_call(aw_app *app, const char *actor, const char *peer, const cha
                      json_t *body, aw_done_cb cb, void *ud)
 {
     aw_trust_rec t;
-    int r = app->store->trusts->get(app->store, actor, peer, &t);
+    int r = aw_app_store(app)->trusts->get(aw_app_store(app), actor, peer, &t);
     if (r != AW_OK) return r == AW_ENOTFOUND ? AW_ENOTRUST : r;
     aw_buf u = AW_BUF_INIT;
     if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8)) {
@@ -172,7 +172,7 @@ static int collect_pending(int64_t seq, const char *body, int64_t received_ms, v
  * and is left to the gap timer's pull sync). Then drop everything up to the new last. */
 static int drain_pending(aw_app *app, const aw_sub_rec *sub, int64_t *last)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     pend_list l = {NULL, 0};
     int r = s->pending->each(s, sub->actor, sub->subid, collect_pending, &l);
     for (size_t i = 0; i < l.n; i++) {
@@ -200,7 +200,7 @@ int aw_subscriber_forget_publisher_if_unused(aw_app *app, const char *actor, con
 {
     aw_sub_filter f = {.peerid = publisher, .callback = 1};
     int n = 0;
-    int r = app->store->subs->each(app->store, actor, &f, count_one, &n);
+    int r = aw_app_store(app)->subs->each(aw_app_store(app), actor, &f, count_one, &n);
     if (r == AW_OK && n == 0) r = aw_remote_clear(app, actor, publisher);
     return r;
 }
@@ -216,8 +216,8 @@ typedef struct ack_ctx {
 static void on_acked(const aw_result *res, void *ud)
 {
     ack_ctx *c = ud;
-    if (aw_result_status(res) == AW_OK && c->app->store)
-        c->app->store->subs->set_state(c->app->store, c->actor, c->subid, -1, c->seq, -1);
+    if (aw_result_status(res) == AW_OK && aw_app_store(c->app))
+        aw_app_store(c->app)->subs->set_state(aw_app_store(c->app), c->actor, c->subid, -1, c->seq, -1);
     busy_release(c->app, "ack", c->actor, c->subid);
     free(c);
 }
@@ -265,7 +265,7 @@ static void on_scope(const aw_result *res, void *ud)
     if (st == AW_OK && !data) st = AW_EPROTO;
     int applied = 0;
     if (st == AW_OK) {
-        aw_store *s = app->store;
+        aw_store *s = aw_app_store(app);
         int r = s->begin(s, true);
         aw_sub_rec sub;
         bool have = false;
@@ -319,7 +319,7 @@ void aw_subscriber_baseline(aw_app *app, const char *actor, const char *subid, i
                             aw_sync_done_fn done, void *ud)
 {
     aw_sub_rec sub;
-    int r = app->store->subs->get(app->store, actor, subid, &sub);
+    int r = aw_app_store(app)->subs->get(aw_app_store(app), actor, subid, &sub);
     if (r != AW_OK) {
         if (done) done(ud, r, 0);
         return;
@@ -351,7 +351,7 @@ static void on_sync_diffs(const aw_result *res, void *ud)
 {
     sync_ctx *c = ud;
     aw_app *app = c->app;
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int st = aw_result_status(res);
     json_t *doc = aw_result_json(res);
     if (st == AW_EPEER && aw_result_http_status(res) == 404) {
@@ -417,7 +417,7 @@ static void on_sync_diffs(const aw_result *res, void *ud)
 void aw_subscriber_sync(aw_app *app, const char *actor, const char *subid, aw_sync_done_fn done, void *ud)
 {
     aw_sub_rec sub;
-    int r = app->store->subs->get(app->store, actor, subid, &sub);
+    int r = aw_app_store(app)->subs->get(aw_app_store(app), actor, subid, &sub);
     if (r == AW_OK && !sub.callback) r = AW_EINVAL;
     if (r != AW_OK) {
         if (r == AW_OK || sub.actor) aw_sub_rec_free(&sub);
@@ -471,7 +471,7 @@ static void rx_finish(rx_ctx *c, int http, const char *msg)
 /* Queue an out-of-order callback (or one whose fetch failed); arms the gap timer. */
 static int queue_callback(aw_app *app, const aw_sub_rec *sub, int64_t seq, json_t *body, bool *full)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int64_t n = 0;
     int r = s->pending->count(s, sub->actor, sub->subid, &n, NULL);
     if (r != AW_OK) return r;
@@ -490,7 +490,7 @@ static void on_low_fetched(const aw_result *res, void *ud)
 {
     rx_ctx *c = ud;
     aw_app *app = c->app;
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     json_t *doc = aw_result_json(res);
     json_t *data = aw_result_status(res) == AW_OK && json_is_object(doc) ? json_object_get(doc, "data") : NULL;
     int r = s->begin(s, true);
@@ -528,7 +528,7 @@ static void on_resync_fetched(void *ud, int st, int applied)
     rx_ctx *c = ud;
     if (st != AW_OK) {
         /* Keep the promise to resync: the gap timer retries through a pull sync. */
-        c->app->store->subs->set_state(c->app->store, c->actor, c->subid, -1, -1, 1);
+        aw_app_store(c->app)->subs->set_state(aw_app_store(c->app), c->actor, c->subid, -1, -1, 1);
         aw_subscriber_arm_gap(c->app);
     }
     rx_finish(c, 204, NULL);
@@ -554,7 +554,7 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
     json_t *data = json_object_get(body, "data");
     const char *url = aw_json_str(body, "url");
 
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int r = s->begin(s, true);
     aw_sub_rec sub;
     if (r == AW_OK) r = s->subs->get(s, actor, subid, &sub);
@@ -644,7 +644,7 @@ static int on_attention(const aw_sub_rec *sub, void *ud)
     tick_ctx *t = ud;
     aw_app *app = t->app;
     int64_t n = 0, oldest = 0;
-    app->store->pending->count(app->store, sub->actor, sub->subid, &n, &oldest);
+    aw_app_store(app)->pending->count(aw_app_store(app), sub->actor, sub->subid, &n, &oldest);
     if (t->backstop || sub->resync_pending || (n > 0 && oldest <= t->stale_ms))
         aw_subscriber_sync(app, sub->actor, sub->subid, NULL, NULL);
     else if (t->acks && sub->sequence > sub->acked_seq) send_ack(app, sub, sub->sequence);
@@ -658,7 +658,7 @@ static void on_tick(uv_timer_t *h)
     sb->ticks++;
     tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, (sb->ticks % 2) == 0,
                   (sb->ticks % BACKSTOP_TICKS) == 0};
-    sb->app->store->subs->each_attention(sb->app->store, t.stale_ms, t.backstop, on_attention, &t);
+    aw_app_store(sb->app)->subs->each_attention(aw_app_store(sb->app), t.stale_ms, t.backstop, on_attention, &t);
 }
 
 void aw_subscriber_arm_gap(aw_app *app) { (void)app; /* the tick runs every second */ }

@@ -86,7 +86,7 @@ int aw_trust_list_json(aw_app *app, const char *actor_id, const aw_trust_filter 
     aw_trust_filter none = {0};
     json_t *a = json_array();
     if (!a) return AW_ENOMEM;
-    int r = app->store->trusts->each(app->store, actor_id, f ? f : &none, collect, a);
+    int r = aw_app_store(app)->trusts->each(aw_app_store(app), actor_id, f ? f : &none, collect, a);
     if (r != AW_OK) {
         json_decref(a);
         return r;
@@ -97,7 +97,7 @@ int aw_trust_list_json(aw_app *app, const char *actor_id, const aw_trust_filter 
 
 int aw_trust_set_peer_approved(aw_app *app, const char *actor_id, const char *peerid)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     aw_trust_rec t;
     int r = s->trusts->get(s, actor_id, peerid, &t);
     if (r != AW_OK) return r;
@@ -144,7 +144,7 @@ static void set_msg(top *op, const char *fmt, ...)
 static int secret_taken(aw_app *app, const char *actor_id, const char *secret, const char *peerid)
 {
     aw_trust_rec other;
-    int r = app->store->trusts->get_by_secret(app->store, actor_id, secret, &other);
+    int r = aw_app_store(app)->trusts->get_by_secret(aw_app_store(app), actor_id, secret, &other);
     if (r == AW_ENOTFOUND) return AW_OK;
     if (r != AW_OK) return r;
     bool clash = strcmp(other.peerid, peerid) != 0;
@@ -158,7 +158,7 @@ static int new_unique_secret(aw_app *app, const char *actor_id, char out[41])
     for (int i = 0; i < 8; i++) {
         if (aw_new_token(out) != 0) return AW_ESTORAGE;
         aw_trust_rec t;
-        int r = app->store->trusts->get_by_secret(app->store, actor_id, out, &t);
+        int r = aw_app_store(app)->trusts->get_by_secret(aw_app_store(app), actor_id, out, &t);
         if (r == AW_ENOTFOUND) return AW_OK;
         if (r != AW_OK) return r;
         aw_trust_rec_free(&t);
@@ -185,7 +185,7 @@ static char *trust_url(const char *root, const char *rel, const char *peer)
 /* The record we stored in step 1 is removed again, unless someone replaced it meanwhile. */
 static void initiate_undo(top *op)
 {
-    aw_store *s = op->app->store;
+    aw_store *s = aw_app_store(op->app);
     aw_trust_rec cur;
     if (s->trusts->get(s, op->actor_id, op->rec.peerid, &cur) == AW_OK) {
         if (cur.secret && op->rec.secret && !strcmp(cur.secret, op->rec.secret))
@@ -204,7 +204,7 @@ static void initiate_posted(const aw_result *res, void *ud)
     if (st == AW_OK && code >= 200 && code < 300) {
         if (code == 201) {
             /* Step 6: approved at once. Re-read: the peer may have called us meanwhile. */
-            aw_store *s = op->app->store;
+            aw_store *s = aw_app_store(op->app);
             aw_trust_rec cur;
             if (s->trusts->get(s, op->actor_id, op->rec.peerid, &cur) == AW_OK) {
                 if (cur.secret && !strcmp(cur.secret, op->rec.secret)) {
@@ -237,7 +237,7 @@ static void initiate_meta(const aw_result *res, void *ud)
 {
     top *op = ud;
     aw_app *app = op->app;
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int st = aw_result_status(res);
     take_peer_answer(op, res);
     if (st != AW_OK) {
@@ -338,7 +338,7 @@ int aw_trust_initiate_start(aw_app *app, const char *actor_id, const char *url, 
 static void accept_store(top *op, bool verified)
 {
     aw_app *app = op->app;
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     aw_trust_rec *t = &op->rec;
     /* The secret check again: another request may have taken it while we verified. */
     int r = secret_taken(app, op->actor_id, t->secret, t->peerid);
@@ -483,7 +483,7 @@ static void modify_notified(const aw_result *res, void *ud)
 
 static int load_rec(aw_app *app, const char *actor_id, const char *rel, const char *peerid, aw_trust_rec *out)
 {
-    int r = app->store->trusts->get(app->store, actor_id, peerid, out);
+    int r = aw_app_store(app)->trusts->get(aw_app_store(app), actor_id, peerid, out);
     if (r != AW_OK) return r;
     if (rel && (!out->relationship || strcmp(rel, out->relationship) != 0)) {
         aw_trust_rec_free(out);
@@ -530,7 +530,7 @@ int aw_trust_modify_start(aw_app *app, const char *actor_id, const char *rel, co
         json_decref(perm_upd);
         return AW_ENOMEM;
     }
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int r = load_rec(app, actor_id, rel, peerid, &op->rec);
     if (r != AW_OK) {
         json_decref(perm_upd);
@@ -588,7 +588,7 @@ int aw_trust_modify_start(aw_app *app, const char *actor_id, const char *rel, co
 
 static void delete_local(top *op)
 {
-    aw_store *s = op->app->store;
+    aw_store *s = aw_app_store(op->app);
     int r = s->trusts->del(s, op->actor_id, op->rec.peerid);
     if (r == AW_OK) aw_hooks_fire_trust(op->app, AW_EV_TRUST_DELETED, op->origin, &op->rec, false);
     if (r == AW_ENOTFOUND) r = AW_OK; /* gone meanwhile: the goal is reached */

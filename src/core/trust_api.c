@@ -306,7 +306,7 @@ int aw_trust_get(aw_app *app, const char *actor_id, const char *peerid, json_t *
 {
     if (!app || !actor_id || !peerid || !out) return AW_EINVAL;
     aw_trust_rec t;
-    int r = app->store->trusts->get(app->store, actor_id, peerid, &t);
+    int r = aw_app_store(app)->trusts->get(aw_app_store(app), actor_id, peerid, &t);
     if (r != AW_OK) return r;
     *out = aw_trust_rec_json(&t);
     aw_trust_rec_free(&t);

@@ -34,7 +34,7 @@ static bool authenticate_publisher(aw_req *req, const char *pub)
 
 static void subscription_callback(aw_req *req, const char *pub, const char *subid)
 {
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     aw_sub_rec sub;
     int r = s->subs->get(s, req->actor.id, subid, &sub);
     bool ours = r == AW_OK && !strcmp(sub.peerid, pub);

@@ -37,7 +37,7 @@ static int collect_attr(const char *bucket, const char *name, const char *json, 
 
 static void attr_get(aw_req *req, const char *bucket, const char *name)
 {
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     if (name) {
         char *json = NULL, *ts = NULL;
         int r = s->attrs->get(s, req->actor.id, bucket, name, &json, &ts);
@@ -74,7 +74,7 @@ static void attr_post(aw_req *req, const char *bucket)
         aw_req_reply_error(req, 400, "the body must be a JSON object");
         return;
     }
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     char ts[20];
     aw_time_plain(ts);
     int r = s->begin(s, true);
@@ -118,7 +118,7 @@ static void attr_put(aw_req *req, const char *bucket, const char *name)
     }
     char ts[20];
     aw_time_plain(ts);
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     int r = s->attrs->set(s, req->actor.id, bucket, name, txt, ts, 0);
     free(txt);
     if (r != AW_OK) aw_req_reply_status(req, r, "attribute");
@@ -129,7 +129,7 @@ static void attributes(aw_req *req, bool plural)
 {
     const char *bucket = req->nseg > 3 ? req->segs[3] : NULL;
     const char *name = req->nseg > 4 ? req->segs[4] : NULL;
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     if (req->nseg > 5) {
         aw_req_reply_error(req, 404, "not found");
         return;

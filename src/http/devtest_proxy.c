@@ -128,7 +128,7 @@ static void proxied(px *x)
 static void use_trust_secret(px *x)
 {
     aw_trust_rec t;
-    aw_store *s = x->req->app->store;
+    aw_store *s = aw_app_store(x->req->app);
     if (s->trusts->get(s, x->req->actor.id, x->twin_id, &t) != AW_OK) {
         fail(x, "no trust with the twin");
         return;
@@ -189,7 +189,7 @@ static void twin_created(const aw_result *res, void *ud)
     json_t *rec = json_pack("{s:s,s:s,s:s}", "id", id, "url", x->twin_url ? x->twin_url : "", "passphrase", pass);
     char *txt = rec ? aw_json_dump(rec) : NULL;
     json_decref(rec);
-    int r = txt ? req->app->store->attrs->set(req->app->store, req->actor.id, AW_DEVTEST_TWIN_BUCKET,
+    int r = txt ? aw_app_store(req->app)->attrs->set(aw_app_store(req->app), req->actor.id, AW_DEVTEST_TWIN_BUCKET,
                                              AW_DEVTEST_TWIN_NAME, txt, NULL, 0)
                 : AW_ENOMEM;
     free(txt);
@@ -204,7 +204,7 @@ static void twin_created(const aw_result *res, void *ud)
 static void obtain_twin(px *x)
 {
     aw_req *req = x->req;
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     char *json = NULL;
     if (s->attrs->get(s, req->actor.id, AW_DEVTEST_TWIN_BUCKET, AW_DEVTEST_TWIN_NAME, &json, NULL) == AW_OK) {
         json_t *t = json_loads(json, 0, NULL);

@@ -73,7 +73,7 @@ static int create_actor(aw_app *app, const char *creator, const char *passphrase
     int r = AW_ECONFLICT;
     for (int i = 0; i < 3 && r == AW_ECONFLICT; i++) {
         if (aw_new_id(out->id) != 0) break;
-        r = app->store->actors->create(app->store, out);
+        r = aw_app_store(app)->actors->create(aw_app_store(app), out);
     }
     if (r != AW_OK) aw_actor_rec_free(out);
     else aw_hooks_fire_lifecycle(app, AW_EV_ACTOR_CREATED, AW_ORIGIN_HTTP, out->id, NULL, NULL, NULL, NULL, false);
@@ -120,7 +120,7 @@ static void factory_post_json(aw_req *req)
     aw_app *app = req->app;
     if (app->cfg.unique_creator) {
         aw_actor_rec ex;
-        int r = app->store->actors->get_by_creator(app->store, creator, &ex);
+        int r = aw_app_store(app)->actors->get_by_creator(aw_app_store(app), creator, &ex);
         if (r == AW_OK) {
             aw_actor_rec_free(&ex);
             free(creator);
@@ -163,7 +163,7 @@ static void factory_post_form(aw_req *req)
     }
     aw_app *app = req->app;
     aw_actor_rec a;
-    int r = app->store->actors->get_by_creator(app->store, creator, &a);
+    int r = aw_app_store(app)->actors->get_by_creator(aw_app_store(app), creator, &a);
     if (r == AW_OK && c && *c) {
         /* Ref: a known creator is sent to its actor's web UI. */
         char *url = aw_app_actor_url(app, a.id);

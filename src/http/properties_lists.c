@@ -9,7 +9,7 @@
 #include "http/properties_internal.h"
 #include "util/json.h"
 
-#define STORE(req) ((req)->app->store)
+#define STORE(req) aw_app_store((req)->app)
 #define ACTOR(req) ((req)->actor.id)
 
 typedef struct arr_ctx {

@@ -108,7 +108,7 @@ static void finish(aw_req *req, int status, struct MHD_Response *resp, const cha
         /* Out of memory: nothing more we can build; let MHD close the connection. */
         req->replied = true;
         req->status = 500;
-        aw_req_resume_if_needed(req);
+        if (!req->offloaded) aw_req_resume_if_needed(req);
         return;
     }
     req->replied = true;
@@ -119,7 +119,7 @@ static void finish(aw_req *req, int status, struct MHD_Response *resp, const cha
         if (req->hdr_names[i] && req->hdr_values[i])
             MHD_add_response_header(resp, req->hdr_names[i], req->hdr_values[i]);
     req->resp = resp;
-    aw_req_resume_if_needed(req);
+    if (!req->offloaded) aw_req_resume_if_needed(req); /* else the job's completion resumes, on the loop */
 }
 
 void aw_req_reply_raw(aw_req *req, int status, const char *content_type, const char *data, size_t len)
@@ -189,7 +189,7 @@ void aw_req_redirect(aw_req *req, const char *location)
 
 bool aw_req_trust(aw_req *req, const char *peer, const char *rel, aw_trust_rec *out)
 {
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     int r = s->trusts->get(s, req->actor.id, peer, out);
     if (r == AW_OK && rel && strcmp(out->relationship, rel) != 0) {
         aw_trust_rec_free(out);
@@ -218,7 +218,7 @@ bool aw_req_authenticate(aw_req *req)
     if (aw_istarts(authz, "Bearer ")) {
         const char *tok = authz + 7;
         while (*tok == ' ') tok++;
-        r = aw_auth_bearer(req->app->store, &req->actor, tok, &req->who, &st);
+        r = aw_auth_bearer(aw_app_store(req->app), &req->actor, tok, &req->who, &st);
     } else if (aw_istarts(authz, "Basic ")) {
         char *pass = NULL;
         char *user = MHD_basic_auth_get_username_password(req->conn, &pass);

@@ -46,6 +46,8 @@ typedef struct aw_req {
     struct MHD_Response *resp;
     bool suspended;
     bool replied;
+    bool offload;               /* the router asks for a storage-executor job (router.c) */
+    bool offloaded;             /* that job is queued or running: replies do not resume the connection */
     char *hdr_names[8];
     char *hdr_values[8];
     size_t nhdr;
@@ -105,5 +107,8 @@ bool aw_req_trust(aw_req *req, const char *peer, const char *rel, aw_trust_rec *
 
 /* Dispatch (router.c). */
 void aw_route(aw_req *req);
+/* The actor part of routing (load the actor, then the family's handler). aw_route() runs it inline, or
+ * sets req->offload for the server to run it as a storage-executor job. */
+void aw_route_actor(aw_req *req);
 
 #endif

@@ -35,7 +35,7 @@ static void root_get(aw_req *req)
             if (user) MHD_free(user);
             if (pass) MHD_free(pass);
         } else if (aw_istarts(authz, "Bearer ")) {
-            r = aw_auth_bearer(req->app->store, &req->actor, authz + 7, &req->who, &st);
+            r = aw_auth_bearer(aw_app_store(req->app), &req->actor, authz + 7, &req->who, &st);
         } else {
             r = AW_AUTH_BAD;
         }

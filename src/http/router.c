@@ -2,6 +2,7 @@
  * and each family lives in the file of the same name. */
 #include <string.h>
 
+#include "core/hooks.h"
 #include "http/endpoints.h"
 
 typedef struct route {
@@ -23,6 +24,16 @@ static const route routes[] = {
     {"www", aw_ep_www},
 };
 
+/* Families whose handlers touch nothing but storage (no peer calls, no hooks, no loop-only state). With
+ * the storage executor on, they run on a worker thread while the connection is suspended. */
+static bool storage_bound(aw_req *req)
+{
+    if (!req->app->exec || req->nseg < 2) return false;
+    if (!strcmp(req->segs[1], "meta")) return true;
+    if (!strcmp(req->segs[1], "properties")) return !aw_hooks_any(req->app, AW_HK_PROPERTY);
+    return false;
+}
+
 void aw_route(aw_req *req)
 {
     if (req->nseg == 0) {
@@ -33,12 +44,22 @@ void aw_route(aw_req *req)
         aw_ep_factory(req);
         return;
     }
+    if (storage_bound(req)) {
+        req->offload = true; /* the server suspends the connection, then queues aw_route_actor */
+        return;
+    }
+    aw_route_actor(req);
+}
+
+void aw_route_actor(aw_req *req)
+{
     const char *id = req->segs[0];
     if (strlen(id) >= sizeof req->actor.id) {
         aw_req_reply_error(req, 404, "no such actor");
         return;
     }
-    int r = req->app->store->actors->get(req->app->store, id, &req->actor);
+    aw_store *s = aw_app_store(req->app);
+    int r = s->actors->get(s, id, &req->actor);
     if (r == AW_ENOTFOUND) {
         aw_req_reply_error(req, 404, "no such actor");
         return;

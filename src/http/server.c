@@ -12,6 +12,8 @@
 
 #include "http/request.h"
 #include "http/server.h"
+#include "peer/delivery.h"
+#include "store/exec.h"
 #include "util/rand.h"
 #include "util/time.h"
 
@@ -207,6 +209,38 @@ static enum MHD_Result queue(aw_req *req)
     return r;
 }
 
+/* ------------------------------------------------------------------ storage-executor jobs */
+
+void aw_req_resume_if_needed(aw_req *req);
+
+static void offload_work(aw_store *st, void *ud)
+{
+    aw_route_actor(ud); /* on a worker: aw_app_store() is `st` here */
+}
+
+static void offload_done(void *ud, int status)
+{
+    aw_req *req = ud;
+    req->offloaded = false;
+    if (!req->replied) {
+        if (status == AW_OK) aw_req_reply_error(req, 500, "the handler did not answer");
+        else aw_req_reply_status(req, status == AW_ECANCELED ? AW_ESHUTDOWN : status, "storage");
+    }
+    if (strcmp(req->method, "GET") != 0) aw_delivery_kick(req->app); /* diffs may wait in the outbox */
+    aw_req_resume_if_needed(req);
+}
+
+/* Called with the connection suspended, so the job owns the request until offload_done. */
+static void offload(aw_server *s, aw_req *req)
+{
+    req->offloaded = true;
+    int r = aw_store_exec_submit(s->app->exec, offload_work, offload_done, req);
+    if (r != AW_OK) {
+        req->offloaded = false;
+        aw_req_reply_status(req, r, "storage");
+    }
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const char *url, const char *method,
                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                  void **con_cls)
@@ -264,6 +298,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
     /* The handler answers later: park the connection. */
     req->suspended = true;
     MHD_suspend_connection(con);
+    if (req->offload) offload(s, req);
     return MHD_YES;
 }
 
@@ -353,6 +388,10 @@ int aw_server_start(aw_app *app)
 static void on_grace(uv_timer_t *t)
 {
     aw_server *s = t->data;
+    if (aw_store_exec_pending(s->app->exec)) { /* a storage job still uses its request: wait for it */
+        uv_timer_start(&s->grace, on_grace, 1000, 0);
+        return;
+    }
     AW_WARN(&s->app->log, "shutdown: %zu request(s) still in flight after the grace period", s->active);
     s->active = 0;
     check_drained(s);

@@ -52,7 +52,7 @@ static void list_all(aw_req *req)
     aw_sub_filter f = {aw_req_query(req, "peerid"), aw_req_query(req, "target"), aw_req_query(req, "subtarget"),
                        aw_req_query(req, "resource"), -1};
     json_t *data = json_array();
-    int r = req->app->store->subs->each(req->app->store, req->actor.id, &f, collect_sub, data);
+    int r = aw_app_store(req->app)->subs->each(aw_app_store(req->app), req->actor.id, &f, collect_sub, data);
     if (r != AW_OK) {
         json_decref(data);
         aw_req_reply_status(req, r, "subscriptions");
@@ -67,7 +67,7 @@ static void list_peer(aw_req *req, const char *peer)
     aw_sub_filter f = {peer, aw_req_query(req, "target"), aw_req_query(req, "subtarget"), aw_req_query(req, "resource"),
                        -1};
     json_t *data = json_array();
-    int r = req->app->store->subs->each(req->app->store, req->actor.id, &f, collect_sub, data);
+    int r = aw_app_store(req->app)->subs->each(aw_app_store(req->app), req->actor.id, &f, collect_sub, data);
     if (r != AW_OK) {
         json_decref(data);
         aw_req_reply_status(req, r, "subscriptions");
@@ -156,7 +156,7 @@ static void create_inbound(aw_req *req, const char *peer)
                       .granularity = (char *)gran,
                       .callback = false,
                       .accept_encoding = accept};
-    int r = req->app->store->subs->create(req->app->store, &rec);
+    int r = aw_app_store(req->app)->subs->create(aw_app_store(req->app), &rec);
     if (r != AW_OK) {
         json_decref(body);
         aw_req_reply_status(req, r, "subscription");
@@ -183,7 +183,7 @@ static int collect_diff(int64_t seq, const char *ts, const char *blob, void *ud)
 /* Load {subid} and check it belongs to {peer}; answers 404 otherwise. */
 static bool load_sub(aw_req *req, const char *peer, const char *subid, aw_sub_rec *out)
 {
-    int r = req->app->store->subs->get(req->app->store, req->actor.id, subid, out);
+    int r = aw_app_store(req->app)->subs->get(aw_app_store(req->app), req->actor.id, subid, out);
     if (r == AW_OK && strcmp(out->peerid, peer) != 0) {
         aw_sub_rec_free(out);
         r = AW_ENOTFOUND;
@@ -204,7 +204,7 @@ static void on_ended(const aw_sub_outcome *o, void *ud)
 
 static void one_sub(aw_req *req, const char *peer, const char *subid)
 {
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     if (!strcmp(req->method, "DELETE")) {
         if (!authorize_peer_path(req, peer, true)) return;
         if (req->who.kind != AW_WHO_PEER && !aw_req_query(req, "peer")) {
@@ -295,7 +295,7 @@ static void one_diff(aw_req *req, const char *peer, const char *subid, const cha
     aw_sub_rec rec;
     if (!load_sub(req, peer, subid, &rec)) return;
     char *ts = NULL, *blob = NULL;
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     int r = s->subs->diff_get(s, req->actor.id, subid, (int64_t)seq, &ts, &blob);
     if (r != AW_OK) aw_req_reply_status(req, r, "diff");
     else {

@@ -112,7 +112,7 @@ static void trustee(aw_req *req)
         return;
     }
     if (!aw_req_authorize(req, "trust", NULL, false)) return;
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     int r;
     if (is(req, "DELETE")) {
         r = s->actors->update(s, req->actor.id, NULL, "");
@@ -176,7 +176,7 @@ static void inbound(aw_req *req, const char *rel)
 /* The record for {peer} whose relationship is {rel}; answers 404 (or a storage error) otherwise. */
 static bool load_record(aw_req *req, const char *rel, const char *peer, aw_trust_rec *t)
 {
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     int r = s->trusts->get(s, req->actor.id, peer, t);
     if (r == AW_OK && (!t->relationship || strcmp(t->relationship, rel) != 0)) {
         aw_trust_rec_free(t);

@@ -104,7 +104,7 @@ static void perms_put(aw_req *req, const aw_trust_rec *tr)
 
 static void perms_delete(aw_req *req, const aw_trust_rec *tr)
 {
-    aw_store *s = req->app->store;
+    aw_store *s = aw_app_store(req->app);
     int r = s->trusts->perm_del(s, req->actor.id, tr->peerid);
     if (r == AW_ENOTFOUND) {
         aw_req_reply_error(req, 404, "no permission override");

@@ -37,6 +37,7 @@ typedef struct aw_delivery {
     bool closing;
     unsigned in_flight;
     unsigned max_in_flight;
+    int n_claimed;          /* jobs handed over by the current claim */
     size_t cap_bytes;
     /* completed job ids, deleted in one transaction per loop turn */
     int64_t *done_ids;
@@ -44,7 +45,6 @@ typedef struct aw_delivery {
     bool breaker_known; /* some peer may have breaker state in storage (else skip the reads) */
     bool pauses_known;  /* some peer may have a 503 pause stored (else successes skip clearing it); looked up
                          * again before every claim */
-    int claimed;        /* jobs handed over by the last claim */
     int64_t delivered;  /* counters for tests and benchmarks */
     int64_t failed;
 } aw_delivery;
@@ -71,7 +71,7 @@ static void on_flush(uv_timer_t *t)
 {
     aw_delivery *d = t->data;
     if (d->n_done == 0) return;
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     int r = s->begin(s, true);
     for (size_t i = 0; r == AW_OK && i < d->n_done; i++) r = s->outbox->done(s, d->done_ids[i]);
     if (r == AW_OK) r = s->commit(s);
@@ -90,7 +90,7 @@ static void job_done(aw_delivery *d, int64_t id)
         size_t nc = d->cap_done ? d->cap_done * 2 : 64;
         int64_t *p = realloc(d->done_ids, nc * sizeof *p);
         if (!p) {
-            d->app->store->outbox->done(d->app->store, id);
+            aw_app_store(d->app)->outbox->done(aw_app_store(d->app), id);
             return;
         }
         d->done_ids = p;
@@ -123,7 +123,7 @@ static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, 
         job_done(d, j->id);
         return;
     }
-    int r = d->app->store->outbox->retry(d->app->store, j->id, attempts, aw_time_ms() + delay_ms);
+    int r = aw_app_store(d->app)->outbox->retry(aw_app_store(d->app), j->id, attempts, aw_time_ms() + delay_ms);
     if (r != AW_OK) AW_WARN(&d->app->log, "delivery: reschedule failed: %s", aw_strerror(r));
 }
 
@@ -134,7 +134,7 @@ static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, 
  * process hold back too (the claim skips paused peers). Returns the pause in ms. */
 static int64_t pause_peer(aw_delivery *d, const aw_outbox_job *j, uint32_t retry_after_ms)
 {
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     int64_t now = aw_time_ms(), until = 0, prev = 0;
     int64_t backoff = BACKOFF_BASE_MS;
     /* A 503 long after the last pause ended starts again from the base. */
@@ -156,7 +156,7 @@ static int64_t pause_peer(aw_delivery *d, const aw_outbox_job *j, uint32_t retry
 static void pause_end(aw_delivery *d, const aw_outbox_job *j)
 {
     if (!d->pauses_known) return;
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     int64_t until, prev;
     if (s->outbox->pause_get(s, j->actor, j->peerid, &until, &prev) == AW_OK)
         s->outbox->pause_clear(s, j->actor, j->peerid);
@@ -229,7 +229,7 @@ static void set_body(aw_peer_request *pr, json_t *body, const wire_body *w)
  * carries the current state. Runs inside the claim's transaction. */
 static void resync_instead(aw_delivery *d, const aw_outbox_job *job, const aw_sub_rec *sub)
 {
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     json_t *full = NULL;
     int64_t seq = 0;
     int r = aw_changes_queue_resync(d->app, sub, &full, &seq, NULL);
@@ -268,7 +268,7 @@ static void on_sent(const aw_result *res, void *ud)
         job_done(d, j->id);
     } else if (st == AW_ESHUTDOWN || st == AW_ECANCELED) {
         /* Leave the lease to expire: the job is resent after restart. Release it now if we can. */
-        d->app->store->outbox->retry(d->app->store, j->id, j->attempts, aw_time_ms());
+        aw_app_store(d->app)->outbox->retry(aw_app_store(d->app), j->id, j->attempts, aw_time_ms());
     } else if (http == 429) {
         uint32_t ra = aw_result_retry_after_ms(res);
         job_retry(d, j, ra ? ra : 60000, false);
@@ -295,7 +295,7 @@ static void on_sent(const aw_result *res, void *ud)
 static json_t *build_body(aw_delivery *d, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
                           bool *downgraded, size_t *orig_size)
 {
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     json_t *b = json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", j->actor, "subscriptionid", sub->subid, "target",
                           sub->target, "sequence", (json_int_t)j->seq, "granularity", sub->granularity);
     if (*sub->subtarget) json_object_set_new(b, "subtarget", json_string(sub->subtarget));
@@ -396,7 +396,7 @@ int aw_delivery_enqueue_notice(aw_app *app, const char *actor, const char *peeri
     if (!txt) return AW_ENOMEM;
     aw_outbox_job j = {.actor = (char *)actor, .subid = "", .peerid = (char *)peerid, .seq = 0, .kind = "notice",
                        .payload = txt, .attempts = 1, .due_ms = aw_time_ms() + backoff_ms(1)};
-    int r = app->store->outbox->add(app->store, &j);
+    int r = aw_app_store(app)->outbox->add(aw_app_store(app), &j);
     free(txt);
     if (r == AW_OK && app->delivery && aw_app_on_loop_thread(app)) schedule_claim(app->delivery, backoff_ms(1));
     return r;
@@ -405,7 +405,7 @@ int aw_delivery_enqueue_notice(aw_app *app, const char *actor, const char *peeri
 static void send_job(aw_delivery *d, const aw_outbox_job *job)
 {
     aw_app *app = d->app;
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     int64_t until = 0;
     if (breaker_open(d, job, &until)) {
         job_retry(d, job, until - aw_time_ms(), false);
@@ -495,8 +495,9 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
 
 static int on_claimed(const aw_outbox_job *j, void *ud)
 {
-    ((aw_delivery *)ud)->claimed++;
-    send_job(ud, j);
+    aw_delivery *d = ud;
+    d->n_claimed++;
+    send_job(d, j);
     return AW_OK;
 }
 
@@ -507,24 +508,22 @@ static void on_timer(uv_timer_t *t)
     if (d->in_flight >= d->max_in_flight) return; /* a completion schedules the next claim */
     int max = (int)(d->max_in_flight - d->in_flight);
     if (max > 128) max = 128; /* bounds the time the claim holds the write lock */
-    d->claimed = 0;
+    aw_store *s = aw_app_store(d->app);
+    d->n_claimed = 0;
     /* Cheap (one row at most): lets a success here clear a pause another shard stored. */
-    d->pauses_known = d->app->store->outbox->pauses_exist(d->app->store) != AW_ENOTFOUND;
-    int r = d->app->store->outbox->claim(d->app->store, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
+    d->pauses_known = s->outbox->pauses_exist(s) != AW_ENOTFOUND;
+    int r = s->outbox->claim(s, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
     if (r != AW_OK && r != AW_ENOTFOUND)
         AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
-    /* Next look: when the earliest job is due, but at least every POLL_MS for other shards' jobs. */
-    int64_t due = 0;
+    /* Next look: at once when the claim was cut by `max` and there is room; else when the earliest retry is
+     * due, but at least every POLL_MS (other shards' jobs, expired leases). Jobs waiting behind an earlier
+     * job of their subscription are claimed when that one completes (on_flush). */
     uint64_t delay = POLL_MS;
-    if (d->in_flight < d->max_in_flight && d->app->store->outbox->next_due(d->app->store, &due) == AW_OK) {
-        int64_t now = aw_time_ms();
-        if (due > now) {
-            if (due - now < (int64_t)delay) delay = (uint64_t)(due - now);
-        } else if (d->claimed > 0) {
-            delay = 1; /* more may be due at once */
-        }
-        /* Due jobs that nothing claimed wait behind their subscription's head job (in flight: its completion
-         * claims again; retrying later: the poll finds it), so no tight loop until then. */
+    if (d->in_flight < d->max_in_flight) {
+        int64_t now = aw_time_ms(), due = 0;
+        if (r == AW_OK && d->n_claimed >= max) delay = 0;
+        else if (s->outbox->next_due(s, now, &due) == AW_OK && due - now < (int64_t)delay)
+            delay = (uint64_t)(due - now);
     }
     if (!uv_is_active((uv_handle_t *)&d->timer)) uv_timer_start(&d->timer, on_timer, delay, 0);
 }
@@ -568,7 +567,7 @@ static int find_newest(int64_t seq, const char *ts, const char *blob, void *ud)
 
 int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int64_t seq, aw_done_cb cb, void *ud)
 {
-    aw_store *s = app->store;
+    aw_store *s = aw_app_store(app);
     aw_sub_rec sub;
     int r = s->subs->get(s, actor, subid, &sub);
     if (r != AW_OK) return r;
@@ -631,7 +630,7 @@ static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
 {
     if (!d->breaker_known) return false;
     char *json = NULL;
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     if (s->attrs->get(s, j->actor, "_circuit_breaker_state", j->peerid, &json, NULL) != AW_OK) return false;
     json_t *v = json_loads(json, 0, NULL);
     free(json);
@@ -644,7 +643,7 @@ static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
 static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok)
 {
     if (ok && !d->breaker_known) return; /* nothing stored to clear */
-    aw_store *s = d->app->store;
+    aw_store *s = aw_app_store(d->app);
     char *json = NULL;
     json_t *v = NULL;
     if (s->attrs->get(s, j->actor, "_circuit_breaker_state", j->peerid, &json, NULL) == AW_OK) {
@@ -691,11 +690,11 @@ int aw_delivery_start(aw_app *app)
     /* Jobs a previous (dead) process had leased become ours at once instead of after the lease. */
     char prefix[24];
     snprintf(prefix, sizeof prefix, "%d-", (int)getpid());
-    app->store->outbox->release_others(app->store, prefix);
+    aw_app_store(app)->outbox->release_others(aw_app_store(app), prefix);
     /* Breaker state persisted by earlier runs is honoured; without any, sends skip the breaker reads
      * until this process records a failure. */
-    d->breaker_known = app->store->outbox->breakers_exist(app->store) != AW_ENOTFOUND;
-    d->pauses_known = app->store->outbox->pauses_exist(app->store) != AW_ENOTFOUND;
+    d->breaker_known = aw_app_store(app)->outbox->breakers_exist(aw_app_store(app)) != AW_ENOTFOUND;
+    d->pauses_known = aw_app_store(app)->outbox->pauses_exist(aw_app_store(app)) != AW_ENOTFOUND;
     schedule_claim(d, 10); /* jobs left over from a previous run */
     return AW_OK;
 }

@@ -1,30 +1,43 @@
 /* The peer engine: one CURLM per app for its whole life, driven by the app's libuv loop
- * (curl_multi_socket_action, one uv_poll per socket, one uv_timer for curl), one uv_timer for the
+ * (curl_multi_socket_action over a private epoll set polled by one uv_poll, one uv_timer for curl),
+ * one uv_timer for the
  * engine's own timers (a min-heap of deadlines, backoffs and deferred completions), and the two
  * counting gates (net.max_outbound in total, net.per_origin per scheme+host+port) with FIFO queues. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "peer/engine.h"
 #include "peer/internal.h"
 #include "util/rand.h"
 
-/* libcurl 7.88's curl_multi_remove_handle() scans the whole connection cache (close_connect_only),
- * which makes a fan-out of N transfers O(N^2) once N connections are cached (10,000 removals took
- * ~0.9 s here). The single CURLM keeps driving every transfer and owns the DNS cache; the connection
- * cache and TLS sessions live in AW_PEER_NSHARES curl_share objects chosen by origin, so each origin
- * always reuses its own connections and each removal scans only its partition. Loop thread only,
- * so the shares need no locks. */
-#define AW_PEER_NSHARES 32
+/* libcurl 7.88 scans connection lists per transfer: curl_multi_remove_handle() walks the whole
+ * connection cache (close_connect_only) and reuse walks every connection to the host (busy ones
+ * included), which makes a fan-out of N transfers O(N^2) once N connections are cached (10,000
+ * transfers to 16 hosts: ~0.9 s in removals alone; then ~25 us per transfer in the reuse scan). The
+ * single CURLM keeps driving every transfer and owns the DNS cache; connections and TLS sessions live
+ * in AW_PEER_NSHARES curl_share objects. An origin's transfers spread over AW_PEER_SPREAD of them,
+ * chosen by the actor URL, so each actor always reuses the same partition, a fan-out to many actors
+ * of one host scans short lists, and a host sees at most AW_PEER_SPREAD idle pools from us.
+ * Loop thread only, so the shares need no locks. */
+#define AW_PEER_NSHARES 128
+#define AW_PEER_SPREAD 8
+#define AW_PEER_POOL_KEEP 32
+#define AW_PEER_POOL_IDLE_MS 10000
 
-typedef struct aw_sock {
-    uv_poll_t poll;
-    aw_peer_engine *eng;
-    curl_socket_t fd;
-    bool counted; /* closing during shutdown: report to aw_app_handle_closed */
-    struct aw_sock *next, *prev;
-} aw_sock;
+/* Curl's sockets live in a private epoll set (one uv_poll watches its fd), indexed by fd. A socket
+ * stays registered while its connection idles in the cache, so a reused connection usually costs no
+ * epoll_ctl at all; uv_poll per socket cost ~6 epoll_ctl per request (stop/start resets libuv's
+ * registration). curl tells us when it closes a socket (CURLOPT_CLOSESOCKETFUNCTION): the entry is
+ * dropped and its generation bumped so that stale events from the same batch are ignored. */
+typedef struct aw_csock {
+    uint32_t gen;
+    uint32_t mask;  /* registered epoll events; 0 = not in the set */
+    bool active;    /* curl watches it (between sock_cb IN/OUT and REMOVE) */
+} aw_csock;
 
 typedef struct aw_origin {
     char *key;
@@ -43,7 +56,10 @@ struct aw_peer_engine {
     bool closed;            /* uv handles closed */
     size_t n_active;        /* undelivered ops */
     aw_op *ops_head;        /* undelivered ops */
-    aw_sock *socks;
+    int epfd;               /* private epoll set of curl sockets */
+    uv_poll_t ep_poll;
+    aw_csock *cs;           /* indexed by fd */
+    size_t cs_n;
     /* timer heap */
     aw_tnode **heap;
     size_t heap_n, heap_cap;
@@ -59,7 +75,8 @@ struct aw_peer_engine {
     /* easy handle pool */
     CURL **pool;
     size_t pool_n, pool_cap;
-    /* connection caches, partitioned by origin (see aw_peer_share_for) */
+    uint64_t pool_used_at;  /* loop time of the last aw_peer_easy_get */
+    /* connection caches, partitioned by origin and actor (see aw_peer_share_for) */
     CURLSH *shares[AW_PEER_NSHARES];
     /* request ids */
     char rid_prefix[17];
@@ -332,74 +349,99 @@ static void check_multi_info(aw_peer_engine *eng)
     }
 }
 
-static void sock_closed(uv_handle_t *h)
+static aw_csock *csock_at(aw_peer_engine *eng, curl_socket_t fd, bool grow)
 {
-    aw_sock *s = h->data;
-    aw_app *app = s->eng->app;
-    bool counted = s->counted;
-    free(s);
-    if (counted) aw_app_handle_closed(app);
+    if (fd < 0) return NULL;
+    if ((size_t)fd >= eng->cs_n) {
+        if (!grow) return NULL;
+        size_t n = eng->cs_n ? eng->cs_n : 256;
+        while (n <= (size_t)fd) n *= 2;
+        aw_csock *cs = realloc(eng->cs, n * sizeof *cs);
+        if (!cs) return NULL;
+        memset(cs + eng->cs_n, 0, (n - eng->cs_n) * sizeof *cs);
+        eng->cs = cs;
+        eng->cs_n = n;
+    }
+    return &eng->cs[fd];
 }
 
-static void sock_close(aw_peer_engine *eng, aw_sock *s)
+static int csock_ctl(aw_peer_engine *eng, curl_socket_t fd, aw_csock *c, uint32_t mask)
 {
-    if (s->prev) s->prev->next = s->next;
-    else eng->socks = s->next;
-    if (s->next) s->next->prev = s->prev;
-    if (eng->shutting) {
-        s->counted = true;
-        eng->app->closing_handles++;
+    struct epoll_event ev = {.events = mask, .data.u64 = (uint64_t)c->gen << 32 | (uint32_t)fd};
+    int op = c->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(eng->epfd, op, fd, &ev) != 0) {
+        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(eng->epfd, op, fd, &ev) != 0) return -1;
     }
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, sock_closed);
+    c->mask = mask;
+    return 0;
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void csock_forget(aw_peer_engine *eng, curl_socket_t fd, aw_csock *c)
 {
-    aw_sock *s = h->data;
-    aw_peer_engine *eng = s->eng;
-    int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
-    else {
-        if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    if (c->mask) epoll_ctl(eng->epfd, EPOLL_CTL_DEL, fd, NULL);
+    c->mask = 0;
+    c->active = false;
+    c->gen++;
+}
+
+static int close_sock(void *clientp, curl_socket_t fd)
+{
+    aw_peer_engine *eng = clientp;
+    aw_csock *c = csock_at(eng, fd, false);
+    if (c) csock_forget(eng, fd, c);
+    return close(fd);
+}
+
+/* Up to 4 batches per loop iteration; the set is level-triggered, so the rest waits one turn. */
+static void on_epoll(uv_poll_t *h, int status, int events)
+{
+    aw_peer_engine *eng = h->data;
+    struct epoll_event evs[256];
+    for (int round = 0; round < 4 && eng->multi; round++) {
+        int n = epoll_wait(eng->epfd, evs, 256, 0);
+        if (n <= 0) break;
+        for (int i = 0; i < n && eng->multi; i++) {
+            curl_socket_t fd = (curl_socket_t)(uint32_t)evs[i].data.u64;
+            uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
+            aw_csock *c = csock_at(eng, fd, false);
+            if (!c || c->gen != gen || !c->mask) continue; /* closed earlier in this batch */
+            if (!c->active) {
+                /* an idle cached connection got data or EOF: stop watching it; curl checks a
+                 * connection before reusing it and drops a dead one */
+                epoll_ctl(eng->epfd, EPOLL_CTL_DEL, fd, NULL);
+                c->mask = 0;
+                continue;
+            }
+            uint32_t e = evs[i].events;
+            int flags = 0;
+            if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) flags |= CURL_CSELECT_IN;
+            if (e & (EPOLLOUT | EPOLLERR)) flags |= CURL_CSELECT_OUT;
+            if (e & EPOLLERR) flags |= CURL_CSELECT_ERR;
+            int running;
+            curl_multi_socket_action(eng->multi, fd, flags, &running);
+        }
+        check_multi_info(eng);
+        if (n < 256) break;
     }
-    int running;
-    curl_multi_socket_action(eng->multi, s->fd, flags, &running); /* may close s */
-    check_multi_info(eng);
 }
 
 static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     aw_peer_engine *eng = userp;
-    aw_sock *s = socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(eng->multi, fd, NULL);
-            sock_close(eng, s);
-        }
+        aw_csock *c = csock_at(eng, fd, false);
+        if (c) c->active = false; /* stays in the set while the connection idles */
         return 0;
     }
-    if (!s) {
-        if (eng->closed) return -1;
-        s = calloc(1, sizeof *s);
-        if (!s) return -1;
-        s->eng = eng;
-        s->fd = fd;
-        if (uv_poll_init_socket(eng->app->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->poll.data = s;
-        s->next = eng->socks;
-        if (eng->socks) eng->socks->prev = s;
-        eng->socks = s;
-        curl_multi_assign(eng->multi, fd, s);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN) ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-    uv_poll_start(&s->poll, ev, on_poll);
+    if (eng->closed) return -1;
+    aw_csock *c = csock_at(eng, fd, true);
+    if (!c) return -1;
+    uint32_t mask = 0;
+    if (what & CURL_POLL_IN) mask |= EPOLLIN;
+    if (what & CURL_POLL_OUT) mask |= EPOLLOUT;
+    c->active = true;
+    if (mask != c->mask && csock_ctl(eng, fd, c, mask) != 0) return -1;
     return 0;
 }
 
@@ -420,15 +462,22 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key)
+CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key, const char *url)
 {
-    return eng->shares[hash_str(origin_key) % AW_PEER_NSHARES];
+    size_t i = hash_str(origin_key) + hash_str(url) % AW_PEER_SPREAD;
+    return eng->shares[i % AW_PEER_NSHARES];
 }
 
 CURL *aw_peer_easy_get(aw_peer_engine *eng)
 {
-    if (eng->pool_n) return eng->pool[--eng->pool_n];
-    return curl_easy_init();
+    eng->pool_used_at = uv_now(eng->app->loop);
+    CURL *e = eng->pool_n ? eng->pool[--eng->pool_n] : curl_easy_init();
+    if (e) {
+        /* the connection this transfer opens remembers these (curl_easy_reset clears them) */
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_sock);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, eng);
+    }
+    return e;
 }
 
 void aw_peer_easy_put(aw_peer_engine *eng, CURL *e)
@@ -606,7 +655,9 @@ int aw_peer_engine_start(aw_app *app)
     eng->armed_due = UINT64_MAX;
     eng->otab_n = 64;
     eng->otab = calloc(eng->otab_n, sizeof *eng->otab);
-    eng->pool_cap = eng->net.max_outbound < 256 ? eng->net.max_outbound : 256; /* each idle easy keeps ~20 KB of buffers */
+    /* Easy handles are recycled (curl_easy_init/cleanup cost ~5% of a fan-out's CPU). Each idle one
+     * keeps ~15 KB, so aw_peer_engine_trim() gives back all but AW_PEER_POOL_KEEP after a quiet spell. */
+    eng->pool_cap = eng->net.max_outbound < 1024 ? eng->net.max_outbound : 1024;
     eng->pool = calloc(eng->pool_cap, sizeof *eng->pool);
     eng->multi = curl_multi_init();
     bool shares_ok = true;
@@ -639,6 +690,18 @@ int aw_peer_engine_start(aw_app *app)
     long maxc = 2L * eng->net.per_origin;
     long part = ((long)eng->net.max_outbound + AW_PEER_NSHARES - 1) / AW_PEER_NSHARES;
     curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, maxc > part ? maxc : part);
+    eng->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (eng->epfd < 0 || uv_poll_init(app->loop, &eng->ep_poll, eng->epfd) != 0) {
+        if (eng->epfd >= 0) close(eng->epfd);
+        for (int i = 0; i < AW_PEER_NSHARES; i++) curl_share_cleanup(eng->shares[i]);
+        curl_multi_cleanup(eng->multi);
+        free(eng->otab);
+        free(eng->pool);
+        free(eng);
+        return AW_ENOMEM; /* out of fds or kernel memory */
+    }
+    eng->ep_poll.data = eng;
+    uv_poll_start(&eng->ep_poll, UV_READABLE, on_epoll);
     uv_timer_init(app->loop, &eng->curl_timer);
     uv_timer_init(app->loop, &eng->op_timer);
     eng->curl_timer.data = eng;
@@ -648,6 +711,14 @@ int aw_peer_engine_start(aw_app *app)
 }
 
 size_t aw_peer_engine_active(const aw_app *app) { return app->peer ? app->peer->n_active : 0; }
+
+void aw_peer_engine_trim(aw_app *app)
+{
+    aw_peer_engine *eng = app->peer;
+    if (!eng || eng->pool_n <= AW_PEER_POOL_KEEP) return;
+    if (uv_now(app->loop) - eng->pool_used_at < AW_PEER_POOL_IDLE_MS) return;
+    while (eng->pool_n > AW_PEER_POOL_KEEP) curl_easy_cleanup(eng->pool[--eng->pool_n]);
+}
 
 static void handle_closed(uv_handle_t *h)
 {
@@ -675,7 +746,7 @@ void aw_peer_engine_shutdown(aw_app *app)
         n->fire(n);
     }
     eng->in_timer_cb = false;
-    /* Idle connections: curl closes them now (sock_cb REMOVE closes the polls, counted). */
+    /* Idle connections: curl closes them now (close_sock takes them out of the epoll set). */
     for (size_t i = 0; i < eng->pool_n; i++) curl_easy_cleanup(eng->pool[i]);
     eng->pool_n = 0;
     curl_multi_cleanup(eng->multi);
@@ -685,11 +756,12 @@ void aw_peer_engine_shutdown(aw_app *app)
         curl_share_cleanup(eng->shares[i]);
         eng->shares[i] = NULL;
     }
-    while (eng->socks) sock_close(eng, eng->socks);
     eng->closed = true;
+    uv_poll_stop(&eng->ep_poll);
     uv_timer_stop(&eng->curl_timer);
     uv_timer_stop(&eng->op_timer);
-    app->closing_handles += 2;
+    app->closing_handles += 3;
+    uv_close((uv_handle_t *)&eng->ep_poll, handle_closed);
     uv_close((uv_handle_t *)&eng->curl_timer, handle_closed);
     uv_close((uv_handle_t *)&eng->op_timer, handle_closed);
 }
@@ -711,6 +783,8 @@ void aw_peer_engine_free(aw_app *app)
             o = n;
         }
     }
+    if (eng->epfd >= 0) close(eng->epfd);
+    free(eng->cs);
     free(eng->otab);
     free(eng->pool);
     free(eng->heap);

@@ -15,6 +15,9 @@ void aw_peer_engine_shutdown(aw_app *app);
 /* Number of operations still running (shutdown waits for 0). */
 size_t aw_peer_engine_active(const aw_app *app);
 
+/* Housekeeping (loop thread): frees recycled easy handles beyond a few once none was used for 10 s. */
+void aw_peer_engine_trim(aw_app *app);
+
 /* Free the engine's memory after its handles are closed. NULL engine is a no-op. */
 void aw_peer_engine_free(aw_app *app);
 

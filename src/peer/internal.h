@@ -153,7 +153,7 @@ void aw_gate_release(aw_op *op);  /* release slots held / leave queues, pump wai
 /* Curl multi (engine.c). */
 CURLM *aw_peer_multi(aw_peer_engine *eng);
 CURL *aw_peer_easy_get(aw_peer_engine *eng);
-CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key); /* connection-cache partition */
+CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key, const char *url); /* connection-cache partition */
 void aw_peer_easy_put(aw_peer_engine *eng, CURL *e);
 void aw_peer_next_request_id(aw_peer_engine *eng, char out[40]);
 const aw_net_config *aw_peer_net(aw_peer_engine *eng);

@@ -306,7 +306,7 @@ void aw_req_launch_or_queue(aw_op *op)
     op->errbuf[0] = 0;
     curl_easy_setopt(e, CURLOPT_URL, op->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
-    curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op->origin_key));
+    curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op->origin_key, op->url));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     /* https peers are verified (peer and host name) against the system CA store, or cfg.net.ca_file. */

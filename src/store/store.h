@@ -6,9 +6,12 @@
  *    AW_ENOTFOUND.
  *  - strings passed in are borrowed; strings and records handed out are owned by the caller and freed
  *    with the matching *_free function or free().
- *  - a store handle belongs to one thread (the loop thread of one aw_app).
- *  - `blocking` backends (network databases) may take long per call: the HTTP layer then runs handlers
- *    off the loop with the connection suspended. SQLite calls are short and run inline (measured in bench/).
+ *  - a store handle belongs to one thread. Code reaches the handle of its thread with aw_app_store(app):
+ *    the app's own handle on the loop thread, or the pooled handle of a storage-executor job.
+ *  - calls may complete later on the loop: storage-bound work goes through the storage executor
+ *    (store/exec.h), which runs it on a worker thread with its own handle and completes on the loop.
+ *    `blocking` backends (network databases) always use it; SQLite calls are short and run inline
+ *    unless cfg.store_threads asks for the executor (measured in bench/http.sh).
  */
 #ifndef AW_STORE_STORE_H
 #define AW_STORE_STORE_H
@@ -269,9 +272,10 @@ typedef struct aw_store_outbox_ops {
     int (*done)(aw_store *s, int64_t id);
     /* Reschedule after a failure (lease released). */
     int (*retry)(aw_store *s, int64_t id, int attempts, int64_t due_ms);
-    /* Earliest time any job may become claimable (max of due_ms, its lease and its peer's pause), or
-     * ENOTFOUND. A job behind another of its subscription may be reported due while it waits for that one. */
-    int (*next_due)(aw_store *s, int64_t *due_ms);
+    /* Earliest due_ms later than after_ms (a job waiting for its retry time), or the end of a peer's pause
+     * when earlier; ENOTFOUND when none. An index lookup: jobs already due wait for their subscription's
+     * earlier job, whose completion claims again. */
+    int (*next_due)(aw_store *s, int64_t after_ms, int64_t *due_ms);
     int (*count)(aw_store *s, int64_t *n);
     /* Release leases held by owners whose name does not start with `keep_prefix` (a restarted process
      * takes over the jobs its dead predecessor had leased). */
@@ -322,7 +326,7 @@ struct aw_store {
     /* Periodic housekeeping (e.g. WAL checkpoints), called every 250 ms from the loop; must stay
      * short unless there is real work. NULL = none. */
     void (*maintain)(aw_store *s);
-    bool blocking;
+    bool blocking;  /* calls may wait on a network: run storage-bound requests on the executor */
     void *impl;
 };
 

@@ -702,7 +702,7 @@ static void diff_cap_and_pauses(void **state)
     assert_int_equal(until, 5000);
     assert_int_equal(backoff, 2000);
     assert_int_equal(s->outbox->pauses_exist(s), AW_OK);
-    assert_int_equal(s->outbox->next_due(s, &due), AW_OK);
+    assert_int_equal(s->outbox->next_due(s, 0, &due), AW_OK);
     assert_int_equal(due, 5000);
     int n = 0;
     assert_int_equal(s->outbox->claim(s, "t-1", 4999, 1000, 10, count_claimed, &n), AW_OK);

@@ -241,16 +241,24 @@ static void sq_maintain(aw_store *s)
     if (rc != SQLITE_OK) AW_DEBUG(q->log, "storage: WAL checkpoint deferred (%s)", sqlite3_errstr(rc));
 }
 
-static int migrate(aw_sq *q)
+static int schema_version(aw_sq *q)
 {
-    int r = sq_exec(q, "BEGIN IMMEDIATE", "migration begin");
-    if (r != AW_OK) return r;
     sqlite3_stmt *st = NULL;
     int version = 0;
     if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
+    return version;
+}
+
+static int migrate(aw_sq *q)
+{
+    /* Up to date: no write lock needed (further connections open while a writer holds it). */
+    if (schema_version(q) == (int)N_MIGRATIONS) return AW_OK;
+    int r = sq_exec(q, "BEGIN IMMEDIATE", "migration begin");
+    if (r != AW_OK) return r;
+    int version = schema_version(q);
     if (version > (int)N_MIGRATIONS) {
         AW_ERROR(q->log, "database schema version %d is newer than this build (%zu)", version,
                  (size_t)N_MIGRATIONS);

@@ -117,18 +117,15 @@ static int outbox_retry(aw_store *s, int64_t id, int attempts, int64_t due_ms)
     return aw_sq_exec_stmt(q, st, "outbox retry");
 }
 
-/* A paused peer's jobs are due when the pause ends. The pause-aware form costs a lookup per job, so it is
- * used only while some pause is stored. */
-static int outbox_next_due(aw_store *s, int64_t *due_ms)
+/* The earliest retry time after after_ms (index lookup), or the end of a peer's pause when that comes
+ * first, so paused peers' jobs go out when the pause ends. */
+static int outbox_next_due(aw_store *s, int64_t after_ms, int64_t *due_ms)
 {
     aw_sq *q = aw_sq_of(s);
-    int pauses = s->outbox->pauses_exist(s);
-    if (pauses != AW_OK && pauses != AW_ENOTFOUND) return pauses;
-    sqlite3_stmt *st = aw_sq_stmt(q, pauses == AW_OK ? "SELECT MIN(MAX(o.due_ms, o.lease_until, IFNULL((SELECT"
-                                                       " pp.until_ms FROM peer_pauses pp WHERE pp.actor = o.actor"
-                                                       " AND pp.peerid = o.peerid), 0))) FROM outbox o"
-                                                     : "SELECT MIN(MAX(due_ms, lease_until)) FROM outbox");
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(t) FROM (SELECT MIN(due_ms) AS t FROM outbox WHERE due_ms > ?1"
+                                     " UNION ALL SELECT MIN(until_ms) FROM peer_pauses WHERE until_ms > ?1)");
     if (!st) return AW_ESTORAGE;
+    sqlite3_bind_int64(st, 1, after_ms);
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         *due_ms = sqlite3_column_int64(st, 0);
