@@ -321,7 +321,7 @@ void aw_req_launch_or_queue(aw_op *op)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(net->attempt_ms < remain ? net->attempt_ms : remain));
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)net->max_response);
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 90L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 8192L); /* per transfer; peer answers are small */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L); /* per transfer; peer answers are small */
     if (net->deny_private_peers) {
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_sock);
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
