@@ -32,11 +32,14 @@
  * stays registered while its connection idles in the cache, so a reused connection usually costs no
  * epoll_ctl at all; uv_poll per socket cost ~6 epoll_ctl per request (stop/start resets libuv's
  * registration). curl tells us when it closes a socket (CURLOPT_CLOSESOCKETFUNCTION): the entry is
- * dropped and its generation bumped so that stale events from the same batch are ignored. */
+ * dropped and its generation bumped so that stale events from the same batch are ignored. Only sockets
+ * opened through CURLOPT_OPENSOCKETFUNCTION stay registered while idle. */
 typedef struct aw_csock {
     uint32_t gen;
     uint32_t mask;  /* registered epoll events; 0 = not in the set */
     bool active;    /* curl watches it (between sock_cb IN/OUT and REMOVE) */
+    bool ours;      /* opened through open_sock, so its close is reported (other sockets, e.g. a resolver's
+                     * socketpair, may be closed unannounced: they leave the set at REMOVE) */
 } aw_csock;
 
 typedef struct aw_origin {
@@ -382,7 +385,16 @@ static void csock_forget(aw_peer_engine *eng, curl_socket_t fd, aw_csock *c)
     if (c->mask) epoll_ctl(eng->epfd, EPOLL_CTL_DEL, fd, NULL);
     c->mask = 0;
     c->active = false;
+    c->ours = false;
     c->gen++;
+}
+
+void aw_peer_sock_opened(aw_peer_engine *eng, curl_socket_t fd)
+{
+    aw_csock *c = csock_at(eng, fd, true);
+    if (!c) return;
+    if (c->mask) csock_forget(eng, fd, c); /* a stale entry of an earlier socket with this number */
+    c->ours = true;
 }
 
 static int close_sock(void *clientp, curl_socket_t fd)
@@ -431,7 +443,9 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socke
     aw_peer_engine *eng = userp;
     if (what == CURL_POLL_REMOVE) {
         aw_csock *c = csock_at(eng, fd, false);
-        if (c) c->active = false; /* stays in the set while the connection idles */
+        if (!c) return 0;
+        if (c->ours) c->active = false; /* stays in the set while the connection idles */
+        else csock_forget(eng, fd, c);
         return 0;
     }
     if (eng->closed) return -1;

@@ -154,6 +154,9 @@ void aw_gate_release(aw_op *op);  /* release slots held / leave queues, pump wai
 CURLM *aw_peer_multi(aw_peer_engine *eng);
 CURL *aw_peer_easy_get(aw_peer_engine *eng);
 CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key, const char *url); /* connection-cache partition */
+/* A connection socket curl opened through CURLOPT_OPENSOCKETFUNCTION: its close will be reported, so it
+ * may stay in the epoll set while its connection idles. */
+void aw_peer_sock_opened(aw_peer_engine *eng, curl_socket_t fd);
 void aw_peer_easy_put(aw_peer_engine *eng, CURL *e);
 void aw_peer_next_request_id(aw_peer_engine *eng, char out[40]);
 const aw_net_config *aw_peer_net(aw_peer_engine *eng);

@@ -258,14 +258,18 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* Every connection socket is opened here: private peers are refused when configured, and the engine
+ * learns which sockets it will be told about when curl closes them (aw_peer_sock_opened). */
 static curl_socket_t open_sock(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
     aw_op *op = clientp;
-    if (aw_addr_is_private(&a->addr)) {
+    if (aw_peer_net(op->eng)->deny_private_peers && aw_addr_is_private(&a->addr)) {
         op->denied = true;
         return CURL_SOCKET_BAD;
     }
-    return socket(a->family, a->socktype, a->protocol);
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd != CURL_SOCKET_BAD) aw_peer_sock_opened(op->eng, fd);
+    return fd;
 }
 
 static void finish_status(aw_op *op, int status, const char *why, bool defer)
@@ -322,10 +326,8 @@ void aw_req_launch_or_queue(aw_op *op)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)net->max_response);
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 90L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L); /* per transfer; peer answers are small */
-    if (net->deny_private_peers) {
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_sock);
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
-    }
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_sock);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
     if (!strcmp(op->method, "GET") && !op->has_body) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (!strcmp(op->method, "HEAD")) {

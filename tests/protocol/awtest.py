@@ -155,7 +155,7 @@ class Daemon:
     def cleanup(self):
         if self.proc:
             self.stop(check=False)
-        if self.own_data:
+        if self.own_data and not os.environ.get("AWTEST_KEEP"):  # AWTEST_KEEP=1 keeps data and logs
             shutil.rmtree(self.data, ignore_errors=True)
 
     # --- HTTP helpers -------------------------------------------------------------------
