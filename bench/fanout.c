@@ -1,7 +1,7 @@
 /* fanout: N concurrent peer requests through the PUBLIC async API (aw_peer_meta_get_async), against a
  * loopback peer (a forked libuv process) that answers every request after 100 ms.
  *
- *   fanout N [--runs R] [--addrs K] [--delay MS]
+ *   fanout N [--runs R] [--addrs K] [--delay MS] [--pin]
  *
  * Each run sends one GET {peer}/meta to N distinct actor URLs http://127.0.0.<k>:PORT/<id> (spread
  * over K loopback addresses so each listener's accept queue stays short), all at once, and prints
@@ -10,6 +10,7 @@
  * For N <= 100 it also runs the sync form (N sequential aw_peer_meta_get calls from another thread).
  * cpu_ms is the client process only (the peer is a separate process). */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -261,17 +262,28 @@ static void sync_thread(void *p)
 
 static void tick(uv_timer_t *t) {}
 
+/* --pin: the client on CPU 0, the peer on CPU 1, so that the scheduler does not put both on one core. */
+static void pin_cpu(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) perror("sched_setaffinity");
+}
+
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 1000;
-    int runs = 3, addrs = 0, delay = 100;
+    int runs = 3, addrs = 0, delay = 100, pin = 0;
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--pin")) pin = 1;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--addrs")) addrs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--delay")) delay = atoi(argv[i + 1]);
     }
     if (n <= 0) {
-        fprintf(stderr, "usage: fanout N [--runs R] [--addrs K] [--delay MS]\n");
+        fprintf(stderr, "usage: fanout N [--runs R] [--addrs K] [--delay MS] [--pin]\n");
         return 2;
     }
     if (!addrs) addrs = n >= 2000 ? 16 : (n >= 200 ? 4 : 1);
@@ -288,8 +300,10 @@ int main(int argc, char **argv)
     pid_t child = fork();
     if (child == 0) {
         close(pfd[0]);
+        if (pin) pin_cpu(1);
         run_peer(pfd[1], addrs);
     }
+    if (pin) pin_cpu(0);
     close(pfd[1]);
     int port = 0;
     if (read(pfd[0], &port, sizeof port) != sizeof port || !port) {
