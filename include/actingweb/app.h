@@ -87,7 +87,8 @@ typedef struct aw_config {
     /* Storage executor. > 0: storage-bound requests (/meta, and /properties when no property hook is
      * registered) run on libuv's thread pool with up to this many storage connections of their own, and
      * answer later on the loop; the loop keeps serving meanwhile. 0 (default) = inline on the loop,
-     * which is faster for SQLite (bench/http.sh); a backend whose calls block on a network uses 4. */
+     * which is faster for SQLite (bench/http.sh); a backend whose calls block on a network uses 4.
+     * Jobs run on libuv's thread pool (UV_THREADPOOL_SIZE, default 4 threads per process). */
     unsigned store_threads;
 
     /* Diff retention (sdk-api.md §6.8). Added at the end; 0 = default. */
