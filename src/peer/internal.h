@@ -144,6 +144,9 @@ void aw_req_curl_done(aw_op *op, CURLcode rc);
 void aw_req_free_fields(aw_op *op);
 int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
                    void *ud, aw_op **out);
+/* The same with the request URL's origin key already known (stolen, also on failure; NULL = compute it). */
+int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
+                      void *ud, char *origin_key, aw_op **out);
 int aw_req_submit(aw_op *op, aw_op **op_out);
 
 /* Gates (engine.c). */
@@ -168,6 +171,8 @@ int aw_sync_call(aw_app *app, int (*start)(aw_app *app, void *ctx, aw_done_cb cb
 
 /* URL parts via CURLU (url.c). *origin_key "scheme://host:port" (malloc). Returns AW_OK / AW_EINVAL. */
 int aw_url_origin(const char *url, char **origin_key);
+/* aw_peer_url_validate() and aw_url_origin() from one parse (*origin_key malloc'd on AW_OK). */
+int aw_peer_url_origin_checked(aw_app *app, const char *url, char **origin_key);
 bool aw_addr_is_private(const struct sockaddr *sa);
 
 #endif

@@ -27,17 +27,19 @@ int aw_peer_meta_get_async(aw_app *app, const char *url, const aw_call_opts *opt
 {
     if (op_out) *op_out = NULL;
     if (!app || !url || !cb) return AW_EINVAL;
-    int r = aw_peer_url_validate(app, url);
+    char *origin = NULL; /* the actor root's origin is that of {url}/meta: one parse for both */
+    int r = aw_peer_url_origin_checked(app, url, &origin);
     if (r != AW_OK) return r;
     aw_buf b = AW_BUF_INIT;
     aw_buf_printf(&b, "%s/meta", url);
     if (b.oom) {
         aw_buf_free(&b);
+        free(origin);
         return AW_ENOMEM;
     }
     aw_peer_request req = {.method = "GET", .url = b.data};
     aw_op *op;
-    r = aw_req_prepare(app, &req, opts, cb, ud, &op);
+    r = aw_req_prepare_at(app, &req, opts, cb, ud, origin, &op);
     aw_buf_free(&b);
     if (r != AW_OK) return r;
     op->xform = meta_xform;

@@ -47,22 +47,27 @@ static bool add_hdr(aw_op *op, const char *line)
 int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
                    void *ud, aw_op **out)
 {
+    return aw_req_prepare_at(app, req, opts, cb, ud, NULL, out);
+}
+
+int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
+                      void *ud, char *origin, aw_op **out)
+{
     *out = NULL;
-    if (!app || !req || !req->method || !req->url || !cb) return AW_EINVAL;
-    if (!*req->method || strlen(req->method) > 16) return AW_EINVAL;
+    int r = AW_EINVAL;
+    if (!app || !req || !req->method || !req->url || !cb) goto bad;
+    if (!*req->method || strlen(req->method) > 16) goto bad;
     for (const char *p = req->method; *p; p++)
-        if (!isupper((unsigned char)*p)) return AW_EINVAL;
+        if (!isupper((unsigned char)*p)) goto bad;
     if (has_crlf(req->bearer) || has_crlf(req->content_type) || (opts && has_crlf(opts->parent_request_id)))
-        return AW_EINVAL;
-    if (req->basic_user && !req->basic_pass) return AW_EINVAL;
+        goto bad;
+    if (req->basic_user && !req->basic_pass) goto bad;
     if (req->headers)
         for (const char *const *h = req->headers; *h; h++)
-            if (has_crlf(*h) || !strchr(*h, ':')) return AW_EINVAL;
+            if (has_crlf(*h) || !strchr(*h, ':')) goto bad;
     /* app->peer is not read here: a start from another thread before the loop runs is queued (aw_app_post)
      * and judged on the loop (posted_start). */
-    char *origin = NULL;
-    int r = aw_url_origin(req->url, &origin);
-    if (r != AW_OK) return r;
+    if (!origin && (r = aw_url_origin(req->url, &origin)) != AW_OK) return r;
 
     aw_op *op = calloc(1, sizeof *op);
     if (!op) {
@@ -133,6 +138,9 @@ int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *
     }
     *out = op;
     return AW_OK;
+bad:
+    free(origin);
+    return r;
 }
 
 static void attempt_begin(aw_op *op)

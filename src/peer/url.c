@@ -8,32 +8,6 @@
 
 #include "peer/internal.h"
 
-int aw_url_origin(const char *url, char **origin_key)
-{
-    *origin_key = NULL;
-    CURLU *u = curl_url();
-    if (!u) return AW_ENOMEM;
-    int r = AW_EINVAL;
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) goto out;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) goto out;
-    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) goto out;
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) goto out;
-    if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) goto out;
-    aw_buf b = AW_BUF_INIT;
-    aw_buf_printf(&b, "%s://%s:%s", scheme, host, port);
-    for (size_t i = 0; b.data && i < b.len; i++)
-        if (b.data[i] >= 'A' && b.data[i] <= 'Z') b.data[i] = (char)(b.data[i] - 'A' + 'a');
-    *origin_key = aw_buf_take(&b);
-    r = *origin_key ? AW_OK : AW_ENOMEM;
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return r;
-}
-
 static bool v4_private(uint32_t a /* host order */)
 {
     return (a >> 24) == 127 || (a >> 24) == 10 || (a >> 24) == 0 || (a >> 20) == (172u << 4 | 1) ||
@@ -82,37 +56,57 @@ static bool host_is_private(const char *host)
     return false; /* names are checked again at connect time (opensocket callback) */
 }
 
-int aw_peer_url_validate(aw_app *app, const char *url)
+/* One CURLU parse: scheme http/https and a host, always; with `actor_root` (app may be NULL) also the
+ * actor-root rules of clarifications #3 (no userinfo, query or fragment, no trailing slash, no control
+ * characters, private hosts refused when configured). With origin_key, "scheme://host:port" in lower case
+ * (malloc'd). */
+static int url_check(aw_app *app, const char *url, bool actor_root, char **origin_key)
 {
+    if (origin_key) *origin_key = NULL;
     if (!url || !*url) return AW_EINVAL;
-    size_t n = strlen(url);
-    if (url[n - 1] == '/' || strpbrk(url, "?#") || n > 2048) return AW_EINVAL;
-    for (const char *p = url; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f) return AW_EINVAL;
+    if (actor_root) {
+        size_t n = strlen(url);
+        /* '?', '#' and '@' are refused outright, so the parse needs no query, fragment or userinfo checks */
+        if (url[n - 1] == '/' || strpbrk(url, "?#@") || n > 2048) return AW_EINVAL;
+        for (const char *p = url; *p; p++)
+            if ((unsigned char)*p <= 0x20 || *p == 0x7f) return AW_EINVAL;
+    }
     CURLU *u = curl_url();
     if (!u) return AW_ENOMEM;
     int r = AW_EINVAL;
-    char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL, *opts = NULL, *query = NULL, *frag = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) goto out;
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) goto out;
-    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) goto out;
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) goto out;
+    if (actor_root && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) goto out;
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) goto out;
-    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) goto out;
-    if (curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK) goto out;
-    if (curl_url_get(u, CURLUPART_OPTIONS, &opts, 0) == CURLUE_OK) goto out;
-    if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK) goto out;
-    if (curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK) goto out;
-    if (strchr(url, '@')) goto out; /* userinfo, even an empty one */
-    if (app && app->cfg.net.deny_private_peers && host_is_private(host)) goto out;
+    if (actor_root && app && app->cfg.net.deny_private_peers && host_is_private(host)) goto out;
     r = AW_OK;
+    if (origin_key) {
+        if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+            r = AW_EINVAL;
+            goto out;
+        }
+        aw_buf b = AW_BUF_INIT;
+        aw_buf_printf(&b, "%s://%s:%s", scheme, host, port);
+        for (size_t i = 0; b.data && i < b.len; i++)
+            if (b.data[i] >= 'A' && b.data[i] <= 'Z') b.data[i] = (char)(b.data[i] - 'A' + 'a');
+        *origin_key = aw_buf_take(&b);
+        if (!*origin_key) r = AW_ENOMEM;
+    }
 out:
     curl_free(scheme);
     curl_free(host);
-    curl_free(user);
-    curl_free(pass);
-    curl_free(opts);
-    curl_free(query);
-    curl_free(frag);
+    curl_free(port);
     curl_url_cleanup(u);
     return r;
+}
+
+int aw_url_origin(const char *url, char **origin_key) { return url_check(NULL, url, false, origin_key); }
+
+int aw_peer_url_validate(aw_app *app, const char *url) { return url_check(app, url, true, NULL); }
+
+int aw_peer_url_origin_checked(aw_app *app, const char *url, char **origin_key)
+{
+    return url_check(app, url, true, origin_key);
 }

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "peer_fixture.h"
+#include "peer/internal.h"
 
 static peer_fixture FX;
 
@@ -622,6 +623,16 @@ static void test_url_validate(void **state)
     assert_int_equal(aw_peer_url_validate(NULL, "peer.example.com/abc"), AW_EINVAL);
     assert_int_equal(aw_peer_url_validate(NULL, "https://peer.example.com/a b"), AW_EINVAL);
     assert_int_equal(aw_peer_url_validate(NULL, ""), AW_EINVAL);
+    /* validation and the origin key from one parse */
+    char *origin = NULL;
+    assert_int_equal(aw_peer_url_origin_checked(NULL, "https://Peer.Example.com/abc", &origin), AW_OK);
+    assert_string_equal(origin, "https://peer.example.com:443");
+    free(origin);
+    assert_int_equal(aw_peer_url_origin_checked(NULL, "https://peer.example.com/abc?x=1", &origin), AW_EINVAL);
+    assert_null(origin);
+    assert_int_equal(aw_url_origin("http://127.0.0.1:8080/a/b?c=1", &origin), AW_OK);
+    assert_string_equal(origin, "http://127.0.0.1:8080");
+    free(origin);
     aw_net_config net = {0};
     net.deny_private_peers = 1;
     test_app ta;
