@@ -158,9 +158,9 @@ int aw_app_new(const aw_config *cfg, aw_app **out)
     return AW_OK;
 }
 
-aw_store *aw_app_store(aw_app *app)
+aw_store *aw_app_store_slow(aw_app *app)
 {
-    if (!app->exec || aw_app_on_loop_thread(app)) return app->store;
+    if (aw_app_on_loop_thread(app)) return app->store;
     aw_store *s = aw_store_exec_current(app->exec);
     return s ? s : app->store;
 }

@@ -65,8 +65,9 @@ struct aw_app {
 bool aw_app_on_loop_thread(const aw_app *app);
 
 /* The store handle of the calling thread: the handle of its storage-executor job on a worker thread,
- * the app's own handle anywhere else. */
-aw_store *aw_app_store(aw_app *app);
+ * the app's own handle anywhere else. Inline: without an executor it is the field load it replaced. */
+aw_store *aw_app_store_slow(aw_app *app);
+static inline aw_store *aw_app_store(aw_app *app) { return app->exec ? aw_app_store_slow(app) : app->store; }
 
 /* Run fn(app, ud) on the loop thread soon (never inline). Thread-safe. Returns AW_ESHUTDOWN when the
  * app no longer accepts work. */

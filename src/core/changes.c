@@ -10,6 +10,7 @@
 #include "core/trust_types.h"
 #include "peer/delivery.h"
 #include "util/json.h"
+#include "util/str.h"
 #include "util/time.h"
 
 typedef struct reg_ctx {
@@ -110,7 +111,7 @@ static bool peer_lacks_resync(aw_app *app, const char *actor, const char *peer)
     aw_trust_rec t;
     if (aw_app_store(app)->trusts->get(aw_app_store(app), actor, peer, &t) != AW_OK) return false;
     /* Unknown tags count as support: deployed Ref peers advertise subscriptionresync. */
-    bool lacks = t.peer_supported && !strstr(t.peer_supported, "subscriptionresync");
+    bool lacks = t.peer_supported && !aw_list_has(t.peer_supported, "subscriptionresync");
     aw_trust_rec_free(&t);
     return lacks;
 }

@@ -10,8 +10,6 @@
 #include "util/json.h"
 #include "util/zip.h"
 
-void aw_req_resume_if_needed(aw_req *req); /* server.c */
-
 const char *aw_req_header(aw_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

@@ -105,6 +105,9 @@ bool aw_req_authenticate(aw_req *req);
  * false is returned. */
 bool aw_req_trust(aw_req *req, const char *peer, const char *rel, aw_trust_rec *out);
 
+/* Resume a suspended connection so that MHD sends the queued answer (server.c; loop thread). */
+void aw_req_resume_if_needed(aw_req *req);
+
 /* Dispatch (router.c). */
 void aw_route(aw_req *req);
 /* The actor part of routing (load the actor, then the family's handler). aw_route() runs it inline, or

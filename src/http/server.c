@@ -211,8 +211,6 @@ static enum MHD_Result queue(aw_req *req)
 
 /* ------------------------------------------------------------------ storage-executor jobs */
 
-void aw_req_resume_if_needed(aw_req *req);
-
 static void offload_work(aw_store *st, void *ud)
 {
     aw_route_actor(ud); /* on a worker: aw_app_store() is `st` here */
@@ -323,8 +321,6 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls, 
 }
 
 /* ------------------------------------------------------------------ replies */
-
-void aw_req_resume_if_needed(aw_req *req);
 
 void aw_req_resume_if_needed(aw_req *req)
 {

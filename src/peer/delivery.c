@@ -164,26 +164,11 @@ static void pause_end(aw_delivery *d, const aw_outbox_job *j)
 
 /* ------------------------------------------------------------------ compression */
 
-/* True when the comma-separated list `tags` holds `tag` as a whole item. */
-static bool has_item(const char *tags, const char *tag)
-{
-    size_t n = strlen(tag);
-    for (const char *p = tags; p && *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        const char *e = p;
-        while (*e && *e != ',') e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ') t--;
-        if ((size_t)(t - p) == n && !strncmp(p, tag, n)) return true;
-        p = e;
-    }
-    return false;
-}
-
 /* The body on the wire (protocol.md §9.11): compressed when it is over 1 KiB and the subscriber asked for
  * gzip or deflate when subscribing, or its stored meta tags advertise callbackcompression (gzip then).
- * *enc is the Content-Encoding header line, or NULL when the body goes as plain JSON (also when
- * compression fails). Content and sequence numbers are never changed. */
+ * enc is the Content-Encoding header line, or NULL when the body goes as plain JSON (also when
+ * compression fails); data holds the bytes to send when encode_body serialised the body (NULL: send
+ * `body` as JSON). Content and sequence numbers are never changed. */
 typedef struct wire_body {
     char *data;
     size_t len;
@@ -195,23 +180,27 @@ static void encode_body(const aw_sub_rec *sub, const aw_trust_rec *t, json_t *bo
     memset(w, 0, sizeof *w);
     aw_zip_kind kind = AW_ZIP_IDENTITY;
     const char *ae = sub->accept_encoding ? sub->accept_encoding : "";
-    if (has_item(ae, "gzip") || (t->peer_supported && has_item(t->peer_supported, "callbackcompression")))
+    if (aw_list_has(ae, "gzip") || (t->peer_supported && aw_list_has(t->peer_supported, "callbackcompression")))
         kind = AW_ZIP_GZIP;
-    else if (has_item(ae, "deflate"))
+    else if (aw_list_has(ae, "deflate"))
         kind = AW_ZIP_DEFLATE;
     if (kind == AW_ZIP_IDENTITY) return;
     char *txt = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!txt) return;
     size_t len = strlen(txt);
-    if (len > COMPRESS_MIN_BYTES && aw_zip_encode(kind, txt, len, &w->data, &w->len) == AW_OK)
+    if (len > COMPRESS_MIN_BYTES && aw_zip_encode(kind, txt, len, &w->data, &w->len) == AW_OK) {
         w->enc = kind == AW_ZIP_GZIP ? "Content-Encoding: gzip" : "Content-Encoding: deflate";
-    free(txt);
+        free(txt);
+    } else { /* small, or compression failed: send the text already made (serialised once) */
+        w->data = txt;
+        w->len = len;
+    }
 }
 
-/* Fill the body fields of `pr` from `body` / `w`. */
+/* Fill the body fields of `pr` from `body` / `w` (w's bytes when encode_body made them). */
 static void set_body(aw_peer_request *pr, json_t *body, const wire_body *w)
 {
-    if (w->enc) {
+    if (w->data) {
         pr->json = NULL;
         pr->body = w->data;
         pr->body_len = w->len;

@@ -156,3 +156,18 @@ bool aw_istarts(const char *s, const char *prefix)
 {
     return s && strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
+
+bool aw_list_has(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ') t--;
+        if ((size_t)(t - p) == n && !strncmp(p, item, n)) return true;
+        p = e;
+    }
+    return false;
+}

@@ -39,4 +39,8 @@ bool aw_is_hex_id(const char *s);
 /* Case-insensitive prefix test. */
 bool aw_istarts(const char *s, const char *prefix);
 
+/* True when the comma-separated list `list` (spaces around items ignored; NULL = empty) holds `item` as a
+ * whole item, e.g. an option tag in a peer's aw_supported. */
+bool aw_list_has(const char *list, const char *item);
+
 #endif
