@@ -7,6 +7,7 @@
 #include "core/changes.h"
 #include "core/diff.h"
 #include "core/perms.h"
+#include "core/props.h"
 #include "core/trust_types.h"
 #include "peer/delivery.h"
 #include "util/json.h"
@@ -99,10 +100,10 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     return r;
 }
 
+/* A property as a collection read shows it (so a resync equals GET /properties, as diffs do). */
 static int prop_into(const char *name, const char *value, bool is_json, void *ud)
 {
-    json_t *v = is_json ? json_loads(value, JSON_DECODE_ANY, NULL) : NULL;
-    json_object_set_new(ud, name, v ? v : json_string(value));
+    json_object_set_new(ud, name, aw_props_value_json(value, is_json));
     return AW_OK;
 }
 
