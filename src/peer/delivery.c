@@ -157,9 +157,7 @@ static void pause_end(aw_delivery *d, const aw_outbox_job *j)
 {
     if (!d->pauses_known) return;
     aw_store *s = aw_app_store(d->app);
-    int64_t until, prev;
-    if (s->outbox->pause_get(s, j->actor, j->peerid, &until, &prev) == AW_OK)
-        s->outbox->pause_clear(s, j->actor, j->peerid);
+    s->outbox->pause_clear(s, j->actor, j->peerid); /* no row: nothing to clear */
 }
 
 /* ------------------------------------------------------------------ compression */
