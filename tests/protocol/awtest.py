@@ -222,5 +222,39 @@ class DaemonTest(unittest.TestCase):
         self.assertIsInstance(body["error"]["message"], str)
 
 
+class MultiDaemonTest(unittest.TestCase):
+    """Tests that start daemons of their own (self.daemon(...)) and fake peers (appended to self.fakes, each
+    with close()). Teardown closes the fakes, resumes a daemon a test left SIGSTOPped, stops each daemon (the
+    sanitizer and exit-status checks) and removes its data, then raises the first failure."""
+
+    def setUp(self):
+        self.daemons = []
+        self.fakes = []
+
+    def daemon(self, *args, **kw):
+        d = Daemon(*args, **kw).start()
+        self.daemons.append(d)
+        return d
+
+    def tearDown(self):
+        for f in self.fakes:
+            f.close()
+        errors = []
+        for d in self.daemons:
+            try:
+                if d.proc:
+                    try:
+                        os.kill(d.proc.pid, signal.SIGCONT)
+                    except OSError:
+                        pass
+                d.stop()
+            except AssertionError as e:
+                errors.append(e)
+            finally:
+                d.cleanup()
+        if errors:
+            raise errors[0]
+
+
 def main():
     unittest.main(verbosity=2)

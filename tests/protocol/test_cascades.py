@@ -5,7 +5,6 @@ import os
 import signal
 import sqlite3
 import time
-import unittest
 
 import awtest
 from test_subscriptions import befriend, remote, wait_for
@@ -23,25 +22,12 @@ def n(d, sql, *args):
     return q(d, sql, *args)[0][0]
 
 
-class Cascades(unittest.TestCase):
+class Cascades(awtest.MultiDaemonTest):
     def setUp(self):
+        super().setUp()
         # The publisher gives up on a stalled subscriber quickly; the subscriber keeps queued callbacks.
-        self.pub = awtest.Daemon("--peer-timeout-ms", "700").start()
-        self.sub = awtest.Daemon("--gap-timeout", "120", "--peer-timeout-ms", "700").start()
-
-    def tearDown(self):
-        errs = []
-        for d in (self.pub, self.sub):
-            try:
-                if d.proc:
-                    os.kill(d.proc.pid, signal.SIGCONT)
-                d.stop()
-            except AssertionError as e:
-                errs.append(e)
-            finally:
-                d.cleanup()
-        if errs:
-            raise errs[0]
+        self.pub = self.daemon("--peer-timeout-ms", "700")
+        self.sub = self.daemon("--gap-timeout", "120", "--peer-timeout-ms", "700")
 
     def populated(self):
         """a (on sub) and b (on pub) trust each other and subscribe to each other; b has undelivered

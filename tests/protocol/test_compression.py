@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import time
-import unittest
 import zlib
 
 import awtest
@@ -14,30 +13,7 @@ from test_subscriptions import befriend, mirror, remote, wait_for
 from test_subscription_delivery import FakePeer, count_rows, props, subscribe
 
 
-class Compression(unittest.TestCase):
-    def setUp(self):
-        self.daemons = []
-        self.fakes = []
-
-    def tearDown(self):
-        for f in self.fakes:
-            f.close()
-        errors = []
-        for d in self.daemons:
-            try:
-                d.stop()
-            except AssertionError as e:
-                errors.append(e)
-            finally:
-                d.cleanup()
-        if errors:
-            raise errors[0]
-
-    def daemon(self, *args):
-        d = awtest.Daemon(*args).start()
-        self.daemons.append(d)
-        return d
-
+class Compression(awtest.MultiDaemonTest):
     def pair(self):
         pub, sub = self.daemon(), self.daemon()
         a = sub.create_actor("subscriber", "pw-a")

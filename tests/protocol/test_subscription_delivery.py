@@ -128,35 +128,7 @@ class FakePeer:
             return list(self.calls)
 
 
-class Delivery(unittest.TestCase):
-    def setUp(self):
-        self.daemons = []
-        self.fakes = []
-
-    def tearDown(self):
-        for f in self.fakes:
-            f.close()
-        errors = []
-        for d in self.daemons:
-            try:
-                if d.proc:
-                    try:
-                        os.kill(d.proc.pid, signal.SIGCONT)
-                    except OSError:
-                        pass
-                d.stop()
-            except AssertionError as e:
-                errors.append(e)
-            finally:
-                d.cleanup()
-        if errors:
-            raise errors[0]
-
-    def daemon(self, *args):
-        d = awtest.Daemon(*args).start()
-        self.daemons.append(d)
-        return d
-
+class Delivery(awtest.MultiDaemonTest):
     def fake(self):
         f = FakePeer()
         self.fakes.append(f)
