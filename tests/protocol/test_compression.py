@@ -3,8 +3,6 @@ receiver takes gzip/deflate bodies on /callbacks (decoded size bounded by --max-
 subscribers ask for compression with accept_encoding; publishers gzip callback bodies over 1 KiB."""
 import gzip
 import json
-import os
-import signal
 import time
 import zlib
 
