@@ -222,6 +222,39 @@ class DaemonTest(unittest.TestCase):
         self.assertIsInstance(body["error"]["message"], str)
 
 
+def stop_all(daemons):
+    """Stop (with the sanitizer and exit-status checks) and clean up every daemon, resuming one a test left
+    SIGSTOPped; then raise the first failure."""
+    errors = []
+    for d in daemons:
+        try:
+            if d.proc:
+                try:
+                    os.kill(d.proc.pid, signal.SIGCONT)
+                except OSError:
+                    pass
+            d.stop()
+        except AssertionError as e:
+            errors.append(e)
+        finally:
+            d.cleanup()
+    if errors:
+        raise errors[0]
+
+
+class PubSubTest(unittest.TestCase):
+    """A publisher daemon (cls.pub) and a subscriber daemon (cls.sub) shared by all tests of the class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pub = Daemon().start()
+        cls.sub = Daemon().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_all((cls.pub, cls.sub))
+
+
 class MultiDaemonTest(unittest.TestCase):
     """Tests that start daemons of their own (self.daemon(...)) and fake peers (appended to self.fakes, each
     with close()). Teardown closes the fakes, resumes a daemon a test left SIGSTOPped, stops each daemon (the
@@ -239,21 +272,7 @@ class MultiDaemonTest(unittest.TestCase):
     def tearDown(self):
         for f in self.fakes:
             f.close()
-        errors = []
-        for d in self.daemons:
-            try:
-                if d.proc:
-                    try:
-                        os.kill(d.proc.pid, signal.SIGCONT)
-                    except OSError:
-                        pass
-                d.stop()
-            except AssertionError as e:
-                errors.append(e)
-            finally:
-                d.cleanup()
-        if errors:
-            raise errors[0]
+        stop_all(self.daemons)
 
 
 def main():

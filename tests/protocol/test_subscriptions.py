@@ -2,7 +2,6 @@
 import json
 import threading
 import time
-import unittest
 
 import awtest
 
@@ -49,20 +48,7 @@ def mirror(a, b):
     return [s for s in subs if s["callback"]]
 
 
-class Subscriptions(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pub = awtest.Daemon().start()
-        cls.sub = awtest.Daemon().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for d in (cls.pub, cls.sub):
-            try:
-                d.stop()
-            finally:
-                d.cleanup()
-
+class Subscriptions(awtest.PubSubTest):
     def pair(self):
         a = self.sub.create_actor("subscriber", "pw-a")
         b = self.pub.create_actor("publisher", "pw-b")

@@ -1,24 +1,10 @@
 """Suspension and resume with resync callbacks (protocol.md §9.9 resync, sdk-api.md §6.7, clarifications #4)."""
-import unittest
 
 import awtest
 from test_subscriptions import befriend, mirror, remote, wait_for
 
 
-class Suspension(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.pub = awtest.Daemon().start()
-        cls.sub = awtest.Daemon().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        for d in (cls.pub, cls.sub):
-            try:
-                d.stop()
-            finally:
-                d.cleanup()
-
+class Suspension(awtest.PubSubTest):
     def test_suspend_resume_resyncs(self):
         a = self.sub.create_actor("s", "pw")
         b = self.pub.create_actor("p", "pw")
