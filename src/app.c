@@ -14,6 +14,7 @@
 #include "peer/delivery.h"
 #include "peer/engine.h"
 #include "store/exec.h"
+#include "store/group.h"
 #include "util/rand.h"
 #include "util/str.h"
 
@@ -345,6 +346,7 @@ void aw_app_free(aw_app *app)
     aw_peer_engine_free(app);
     aw_store_exec_free(app->exec);
     app->exec = NULL;
+    aw_group_free(app);
     if (app->store) app->store->close(app->store);
     aw_hooks_free(app);
     aw_post *p = app->post_head;

@@ -16,6 +16,7 @@ struct aw_server;
 struct aw_peer_engine;
 struct aw_delivery;
 struct aw_subscriber;
+struct aw_group;
 
 /* A closure posted to the loop thread from any thread (aw_app_post). */
 typedef struct aw_post {
@@ -57,6 +58,7 @@ struct aw_app {
     json_t **app_perms;
     size_t n_app_types;
     struct aw_subscriber *subscriber; /* subscriber gap timers (core/subscriber.c) */
+    struct aw_group *group;           /* group commit of the current server turn (store/group.c) */
     char shard_id[40];                /* lease owner name for shared storage rows */
     struct aw_hooks *hooks;           /* hook registry (core/hooks.c); NULL until a hook is registered */
 };

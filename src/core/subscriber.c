@@ -9,6 +9,7 @@
 #include "core/hooks.h"
 #include "core/remote_store.h"
 #include "core/subscriber.h"
+#include "store/group.h"
 #include "util/json.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -65,12 +66,8 @@ static void busy_release(aw_app *app, const char *what, const char *actor, const
 }
 
 /* Data-hook notifications collected while a transaction applies data; fired once it commits. */
-static void fires_flush(aw_app *app, bool fire)
+static void fire_list(aw_app *app, json_t *list, bool fire)
 {
-    aw_subscriber *sb = app->subscriber;
-    if (!sb || !sb->fires) return;
-    json_t *list = sb->fires;
-    sb->fires = NULL;
     size_t i;
     json_t *f;
     if (fire)
@@ -80,6 +77,35 @@ static void fires_flush(aw_app *app, bool fire)
                                    json_object_get(f, "data"), json_integer_value(json_object_get(f, "seq")),
                                    aw_json_str(f, "kind"));
     json_decref(list);
+}
+
+typedef struct held_fires {
+    aw_app *app;
+    json_t *list;
+} held_fires;
+
+static void fire_held(void *ud, int commit_status)
+{
+    held_fires *h = ud;
+    fire_list(h->app, h->list, commit_status == AW_OK);
+    free(h);
+}
+
+static void fires_flush(aw_app *app, bool fire)
+{
+    aw_subscriber *sb = app->subscriber;
+    if (!sb || !sb->fires) return;
+    json_t *list = sb->fires;
+    sb->fires = NULL;
+    held_fires *h = fire && aw_group_active(app) ? malloc(sizeof *h) : NULL;
+    if (h) { /* inside a group commit: the data is committed with the group, the hooks fire after it */
+        h->app = app;
+        h->list = list;
+        aw_group_defer(app, fire_held, h);
+        return;
+    }
+    if (fire && aw_group_active(app)) fire = aw_group_flush(app) == AW_OK; /* out of memory: commit first */
+    fire_list(app, list, fire);
 }
 
 static int txn_end(aw_app *app, int r)

@@ -2,18 +2,54 @@
  * Existence is checked before credentials (Ref order): an unknown (publisher, subscription) is 404
  * whatever the credentials. */
 #include <microhttpd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/subscriber.h"
 #include "http/endpoints.h"
 #include "http/hookreq.h"
+#include "store/group.h"
+
+static void reply(aw_req *req, int http_status, const char *message)
+{
+    if (http_status == 204) aw_req_reply_empty(req, 204);
+    else aw_req_reply_error(req, http_status, "%s", message ? message : "not processed");
+}
+
+/* An answer held back until the group commit that holds the callback's data (store/group.h). */
+typedef struct held_reply {
+    aw_req *req;
+    int http_status;
+    char message[120];
+} held_reply;
+
+static void on_group_end(void *ud, int commit_status)
+{
+    held_reply *h = ud;
+    if (commit_status != AW_OK) reply(h->req, 503, "storage failed; send the callback again");
+    else reply(h->req, h->http_status, h->message[0] ? h->message : NULL);
+    aw_req_resume_if_needed(h->req);
+    free(h);
+}
 
 static void on_processed(void *ud, int http_status, const char *message)
 {
     aw_req *req = ud;
-    if (http_status == 204) aw_req_reply_empty(req, 204);
-    else aw_req_reply_error(req, http_status, "%s", message ? message : "not processed");
+    if (!aw_group_active(req->app)) {
+        reply(req, http_status, message); /* no group: the data is committed already */
+        return;
+    }
+    held_reply *h = malloc(sizeof *h);
+    if (!h) {
+        int r = aw_group_flush(req->app); /* out of memory: commit now, then answer */
+        reply(req, r == AW_OK ? http_status : 503, r == AW_OK ? message : "storage failed");
+        return;
+    }
+    h->req = req;
+    h->http_status = http_status;
+    snprintf(h->message, sizeof h->message, "%s", message ? message : "");
+    aw_group_defer(req->app, on_group_end, h);
 }
 
 /* The caller must be the publisher named in the path, with its trust secret (401 without credentials,

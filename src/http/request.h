@@ -110,6 +110,8 @@ void aw_req_resume_if_needed(aw_req *req);
 
 /* Dispatch (router.c). */
 void aw_route(aw_req *req);
+/* Whether the request joins the server turn's group commit (subscription callbacks: store/group.h). */
+bool aw_route_joins_group(const aw_req *req);
 /* The actor part of routing (load the actor, then the family's handler). aw_route() runs it inline, or
  * sets req->offload for the server to run it as a storage-executor job. */
 void aw_route_actor(aw_req *req);

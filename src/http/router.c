@@ -4,6 +4,7 @@
 
 #include "core/hooks.h"
 #include "http/endpoints.h"
+#include "store/group.h"
 
 typedef struct route {
     const char *name;
@@ -34,6 +35,12 @@ static bool storage_bound(aw_req *req)
     return false;
 }
 
+bool aw_route_joins_group(const aw_req *req)
+{
+    return req->nseg == 5 && !strcmp(req->segs[1], "callbacks") && !strcmp(req->segs[2], "subscriptions") &&
+           (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT"));
+}
+
 void aw_route(aw_req *req)
 {
     if (req->nseg == 0) {
@@ -48,6 +55,8 @@ void aw_route(aw_req *req)
         req->offload = true; /* the server suspends the connection, then queues aw_route_actor */
         return;
     }
+    /* Joined before the actor is read, so all of a callback's reads share the group's lock. */
+    if (aw_route_joins_group(req)) aw_group_join(req->app);
     aw_route_actor(req);
 }
 

@@ -14,6 +14,7 @@
 #include "http/server.h"
 #include "peer/delivery.h"
 #include "store/exec.h"
+#include "store/group.h"
 #include "util/rand.h"
 #include "util/time.h"
 
@@ -48,6 +49,7 @@ static void drive(aw_server *s)
 {
     if (!s->d) return;
     MHD_run(s->d);
+    aw_group_flush(s->app); /* the turn's callbacks commit together, then are answered */
     MHD_UNSIGNED_LONG_LONG to;
     if (MHD_get_timeout(s->d, &to) == MHD_YES) uv_timer_start(&s->timer, on_timer, to, 0);
     else uv_timer_stop(&s->timer);
@@ -289,6 +291,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con, const ch
             apply_method_override(req);
             req->routed = true;
             s->active++;
+            /* Only subscription callbacks join a group commit; anything else sees committed data and
+             * answers only after it (store/group.h). */
+            if (!aw_route_joins_group(req)) aw_group_flush(s->app);
             aw_route(req);
         }
     }

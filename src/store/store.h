@@ -322,6 +322,11 @@ struct aw_store {
     int (*begin)(aw_store *s, bool write);
     int (*commit)(aw_store *s);
     void (*rollback)(aw_store *s);
+    /* Group commit (optional; NULL when the backend has none): group_begin opens a write transaction in
+     * which each later begin/commit/rollback pair becomes a savepoint (released, or rolled back alone);
+     * group_end commits the whole group (commit=true) or rolls it back. Only store/group.c calls these. */
+    int (*group_begin)(aw_store *s);
+    int (*group_end)(aw_store *s, bool commit);
     void (*close)(aw_store *s);
     /* Periodic housekeeping (e.g. WAL checkpoints), called every 250 ms from the loop; must stay
      * short unless there is real work. NULL = none. */

@@ -721,13 +721,53 @@ static void diff_cap_and_pauses(void **state)
     sqlite3_close(db);
 }
 
+/* Group commit (store/group.h): members are savepoints; a failed member is undone alone; nothing is
+ * visible to other connections before group_end; group_end(false) drops everything. */
+static void group_commit(void **state)
+{
+    fx *f = *state;
+    aw_store *s = f->s;
+    mk_actor(s, "gc", "c");
+    sqlite3 *db = raw_open(f);
+    char *v = NULL;
+    bool js;
+    assert_int_equal(s->group_begin(s), AW_OK);
+    assert_int_not_equal(s->group_begin(s), AW_OK); /* one group at a time */
+    assert_int_equal(s->begin(s, true), AW_OK);      /* member 1: kept */
+    assert_int_equal(s->props->set(s, "gc", "a", "1", true), AW_OK);
+    assert_int_equal(s->commit(s), AW_OK);
+    assert_int_equal(s->begin(s, true), AW_OK); /* member 2: undone alone */
+    assert_int_equal(s->props->set(s, "gc", "b", "2", true), AW_OK);
+    s->rollback(s);
+    assert_int_equal(s->props->set(s, "gc", "c", "3", true), AW_OK); /* a single call joins the group too */
+    assert_int_equal(s->props->get(s, "gc", "a", &v, &js), AW_OK);
+    free(v);
+    assert_int_equal(s->props->get(s, "gc", "b", &v, &js), AW_ENOTFOUND);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM properties WHERE actor = ?1", "gc"), 0); /* not yet */
+    assert_int_equal(s->group_end(s, true), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM properties WHERE actor = ?1", "gc"), 2);
+    /* A rolled-back group leaves nothing; the store works as before afterwards. */
+    assert_int_equal(s->group_begin(s), AW_OK);
+    assert_int_equal(s->begin(s, true), AW_OK);
+    assert_int_equal(s->props->set(s, "gc", "d", "4", true), AW_OK);
+    assert_int_equal(s->commit(s), AW_OK);
+    assert_int_equal(s->group_end(s, false), AW_OK);
+    assert_int_equal(s->props->get(s, "gc", "d", &v, &js), AW_ENOTFOUND);
+    assert_int_equal(s->begin(s, true), AW_OK);
+    assert_int_equal(s->props->set(s, "gc", "e", "5", true), AW_OK);
+    assert_int_equal(s->commit(s), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM properties WHERE actor = ?1", "gc"), 3);
+    assert_int_not_equal(s->group_end(s, true), AW_OK); /* no group open */
+    sqlite3_close(db);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(open_migrate_twice), T(newer_schema_refused), T(actors_crud), T(delete_cascade),
         T(properties),         T(attributes),          T(trusts),      T(transactions),
-        T(diff_cap_and_pauses),
+        T(diff_cap_and_pauses), T(group_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,25 +157,24 @@ static int sq_begin(aw_store *s, bool write)
 {
     aw_sq *q = aw_sq_of(s);
     if (q->in_txn) return AW_EINVAL;
-    sqlite3_stmt *st = aw_sq_stmt(q, write ? "BEGIN IMMEDIATE" : "BEGIN");
+    sqlite3_stmt *st = aw_sq_stmt(q, q->in_group ? "SAVEPOINT aw_member" : write ? "BEGIN IMMEDIATE" : "BEGIN");
     if (!st) return AW_ESTORAGE;
     int r = aw_sq_exec_stmt(q, st, "begin");
     if (r == AW_OK) q->in_txn = 1;
     return r;
 }
 
+static void sq_rollback(aw_store *s);
+
 static int sq_commit(aw_store *s)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "COMMIT");
+    if (q->in_group && !q->in_txn) return AW_EINVAL;
+    sqlite3_stmt *st = aw_sq_stmt(q, q->in_group ? "RELEASE aw_member" : "COMMIT");
     if (!st) return AW_ESTORAGE;
     int r = aw_sq_exec_stmt(q, st, "commit");
     if (r == AW_OK) q->in_txn = 0;
-    else {
-        sqlite3_stmt *rb = aw_sq_stmt(q, "ROLLBACK");
-        if (rb) aw_sq_exec_stmt(q, rb, "rollback");
-        q->in_txn = 0;
-    }
+    else sq_rollback(s);
     return r;
 }
 
@@ -183,9 +182,48 @@ static void sq_rollback(aw_store *s)
 {
     aw_sq *q = aw_sq_of(s);
     if (!q->in_txn) return;
-    sqlite3_stmt *st = aw_sq_stmt(q, "ROLLBACK");
-    if (st) aw_sq_exec_stmt(q, st, "rollback");
+    if (q->in_group) {
+        /* Undo this member only; the group's other work stays. */
+        sqlite3_stmt *st = aw_sq_stmt(q, "ROLLBACK TO aw_member");
+        if (st) aw_sq_exec_stmt(q, st, "rollback");
+        st = aw_sq_stmt(q, "RELEASE aw_member");
+        if (st) aw_sq_exec_stmt(q, st, "rollback");
+    } else {
+        sqlite3_stmt *st = aw_sq_stmt(q, "ROLLBACK");
+        if (st) aw_sq_exec_stmt(q, st, "rollback");
+    }
     q->in_txn = 0;
+}
+
+static int sq_group_begin(aw_store *s)
+{
+    aw_sq *q = aw_sq_of(s);
+    if (q->in_txn || q->in_group) return AW_EINVAL;
+    sqlite3_stmt *st = aw_sq_stmt(q, "BEGIN IMMEDIATE");
+    if (!st) return AW_ESTORAGE;
+    int r = aw_sq_exec_stmt(q, st, "group begin");
+    if (r == AW_OK) q->in_group = 1;
+    return r;
+}
+
+static int sq_group_end(aw_store *s, bool commit)
+{
+    aw_sq *q = aw_sq_of(s);
+    if (!q->in_group) return AW_EINVAL;
+    if (q->in_txn) sq_rollback(s); /* a member left open is undone (a caller bug; never committed half) */
+    q->in_group = 0;
+    int r = AW_OK;
+    if (commit) {
+        sqlite3_stmt *st = aw_sq_stmt(q, "COMMIT");
+        r = st ? aw_sq_exec_stmt(q, st, "group commit") : AW_ESTORAGE;
+        if (r == AW_OK) return AW_OK;
+    }
+    /* Rolled back on request or after a failed commit (a no-op when SQLite already ended it). */
+    if (sqlite3_get_autocommit(q->db) == 0) {
+        sqlite3_stmt *st = aw_sq_stmt(q, "ROLLBACK");
+        if (st) aw_sq_exec_stmt(q, st, "group rollback");
+    }
+    return commit ? r : AW_OK;
 }
 
 static void sq_close(aw_store *s)
@@ -228,7 +266,7 @@ static void prune_diffs(aw_sq *q)
 static void sq_maintain(aw_store *s)
 {
     aw_sq *q = aw_sq_of(s);
-    if (q->in_txn) return;
+    if (q->in_txn || q->in_group) return;
     if (q->maintain_calls++ % 240 == 0) prune_diffs(q); /* about once a minute */
     const char *db = sqlite3_db_filename(q->db, "main");
     if (!db || !*db) return;
@@ -316,6 +354,8 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
     q->store.begin = sq_begin;
     q->store.commit = sq_commit;
     q->store.rollback = sq_rollback;
+    q->store.group_begin = sq_group_begin;
+    q->store.group_end = sq_group_end;
     q->store.close = sq_close;
     q->store.maintain = sq_maintain;
     q->store.blocking = false;

@@ -19,6 +19,7 @@ typedef struct aw_sq {
     aw_sq_stmt_slot *slots;
     size_t nslots;
     int in_txn;
+    int in_group; /* a group transaction is open: begin/commit/rollback are savepoints */
     unsigned maintain_calls;
 } aw_sq;
 
