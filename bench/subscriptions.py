@@ -14,7 +14,7 @@ Receipt is observed on the subscriber side: a read-only SQLite poller on each su
 committed in the same transaction that applies the callback's data, so the receipt time is the commit time
 (+ at most one poll interval + one query). Nothing in the daemons is instrumented.
 
-Environment: AWD_BIN (daemon binary), N, BURST, SHARDS (per daemon, default 1), CONC (--delivery-concurrency),
+Environment: AWD_BIN (daemon binary), N, BURST, SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency),
 PER_ORIGIN (--peer-per-origin), POLL_MS, SETUP_THREADS, PERF=1 (perf record --call-graph dwarf the publisher, or with
 PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data).
 """
@@ -33,6 +33,7 @@ import awtest  # noqa: E402
 N = int(os.environ.get("N", "1000"))
 BURST = int(os.environ.get("BURST", "20"))
 SHARDS = int(os.environ.get("SHARDS", "1"))
+PUB_SHARDS = int(os.environ.get("PUB_SHARDS", str(SHARDS)))
 CONC = os.environ.get("CONC", "1024")
 PER_ORIGIN = os.environ.get("PER_ORIGIN", "1024")
 POLL_MS = float(os.environ.get("POLL_MS", "2"))
@@ -100,9 +101,10 @@ def main():
     common = ["--auto-accept", "--default-relationship", "friend"]
     pub_args = common + ["--delivery-concurrency", CONC, "--peer-per-origin", PER_ORIGIN,
                          "--peer-max-outbound", str(max(int(CONC), int(PER_ORIGIN)) * 2)]
-    pub = awtest.Daemon(*pub_args, devtest=False, shards=SHARDS)
+    pub = awtest.Daemon(*pub_args, devtest=False, shards=PUB_SHARDS)
     subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS) for _ in range(2)]
-    log("bench/subscriptions: N=%d burst=%d shards/daemon=%d cores=%d" % (N, BURST, SHARDS, os.cpu_count()))
+    log("bench/subscriptions: N=%d burst=%d shards: publisher %d, subscriber daemons %d each; cores=%d"
+        % (N, BURST, PUB_SHARDS, SHARDS, os.cpu_count()))
     log("publisher flags: %s" % " ".join(pub_args))
     try:
         pub.start()

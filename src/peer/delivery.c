@@ -164,18 +164,19 @@ static void pause_end(aw_delivery *d, const aw_outbox_job *j)
 
 /* The body on the wire (protocol.md §9.11): compressed when it is over 1 KiB and the subscriber asked for
  * gzip or deflate when subscribing, or its stored meta tags advertise callbackcompression (gzip then).
- * enc is the Content-Encoding header line, or NULL when the body goes as plain JSON (also when
- * compression fails); data holds the bytes to send when encode_body serialised the body (NULL: send
- * `body` as JSON). Content and sequence numbers are never changed. */
+ * `w` holds the JSON text on entry; encode_body replaces it by the compressed bytes and sets the
+ * Content-Encoding line, or leaves it as it is (also when compression fails). Content and sequence numbers
+ * are never changed. */
 typedef struct wire_body {
     char *data;
     size_t len;
     const char *enc;
 } wire_body;
 
-static void encode_body(const aw_sub_rec *sub, const aw_trust_rec *t, json_t *body, wire_body *w)
+static void encode_body(const aw_sub_rec *sub, const aw_trust_rec *t, wire_body *w)
 {
-    memset(w, 0, sizeof *w);
+    w->enc = NULL;
+    if (w->len <= COMPRESS_MIN_BYTES) return;
     aw_zip_kind kind = AW_ZIP_IDENTITY;
     const char *ae = sub->accept_encoding ? sub->accept_encoding : "";
     if (aw_list_has(ae, "gzip") || (t->peer_supported && aw_list_has(t->peer_supported, "callbackcompression")))
@@ -183,29 +184,13 @@ static void encode_body(const aw_sub_rec *sub, const aw_trust_rec *t, json_t *bo
     else if (aw_list_has(ae, "deflate"))
         kind = AW_ZIP_DEFLATE;
     if (kind == AW_ZIP_IDENTITY) return;
-    char *txt = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!txt) return;
-    size_t len = strlen(txt);
-    if (len > COMPRESS_MIN_BYTES && aw_zip_encode(kind, txt, len, &w->data, &w->len) == AW_OK) {
-        w->enc = kind == AW_ZIP_GZIP ? "Content-Encoding: gzip" : "Content-Encoding: deflate";
-        free(txt);
-    } else { /* small, or compression failed: send the text already made (serialised once) */
-        w->data = txt;
-        w->len = len;
-    }
-}
-
-/* Fill the body fields of `pr` from `body` / `w` (w's bytes when encode_body made them). */
-static void set_body(aw_peer_request *pr, json_t *body, const wire_body *w)
-{
-    if (w->data) {
-        pr->json = NULL;
-        pr->body = w->data;
-        pr->body_len = w->len;
-        pr->content_type = "application/json";
-    } else {
-        pr->json = body;
-    }
+    char *z = NULL;
+    size_t zlen = 0;
+    if (aw_zip_encode(kind, w->data, w->len, &z, &zlen) != AW_OK) return; /* send it plain */
+    free(w->data);
+    w->data = z;
+    w->len = zlen;
+    w->enc = kind == AW_ZIP_GZIP ? "Content-Encoding: gzip" : "Content-Encoding: deflate";
 }
 
 /* ------------------------------------------------------------------ resync instead of a pruned backlog */
@@ -277,55 +262,70 @@ static void on_sent(const aw_result *res, void *ud)
     if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
-/* Build the callback envelope of protocol.md §9.9 for one job. Returns NULL when the job is obsolete
- * (subscription or diff gone). */
-static json_t *build_body(aw_delivery *d, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
-                          bool *downgraded, size_t *orig_size)
+/* The callback body of protocol.md §9.9 for one job, as JSON text in w (NULL data when out of memory).
+ * The envelope is made with jansson; a diff's data is spliced in as the stored text (written by
+ * aw_json_dump, so valid JSON) instead of being parsed and serialised again. ts and blob are the diff
+ * (unused for a resync). */
+static void build_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
+                       const char *ts, const char *blob, bool *downgraded, size_t *orig_size, wire_body *w)
 {
-    aw_store *s = aw_app_store(d->app);
+    memset(w, 0, sizeof *w);
     json_t *b = json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", j->actor, "subscriptionid", sub->subid, "target",
                           sub->target, "sequence", (json_int_t)j->seq, "granularity", sub->granularity);
+    if (!b) return;
     if (*sub->subtarget) json_object_set_new(b, "subtarget", json_string(sub->subtarget));
     if (*sub->resource) json_object_set_new(b, "resource", json_string(sub->resource));
+    const char *data = NULL;
     if (!strcmp(j->kind, "resync")) {
-        char ts[32];
-        aw_time_iso(ts);
+        char now[32];
+        aw_time_iso(now);
         aw_buf u = AW_BUF_INIT;
         aw_buf_printf(&u, "%s/%s", actor_url, sub->target);
         if (*sub->subtarget) aw_buf_printf(&u, "/%s", sub->subtarget);
         char *url = aw_buf_take(&u);
-        json_object_set_new(b, "timestamp", json_string(ts));
+        json_object_set_new(b, "timestamp", json_string(now));
         json_object_set_new(b, "type", json_string("resync"));
         json_object_set_new(b, "url", json_string(url ? url : ""));
         free(url);
-        return b;
-    }
-    char *ts = NULL, *blob = NULL;
-    int r = s->subs->diff_get(s, j->actor, j->subid, j->seq, &ts, &blob);
-    if (r != AW_OK) {
-        json_decref(b);
-        return NULL; /* acknowledged (cleared) already, or gone */
-    }
-    json_object_set_new(b, "timestamp", json_string(ts));
-    bool low = !strcmp(sub->granularity, "low") || !strcmp(j->kind, "diff_low");
-    if (!low && strlen(blob) + 512 > d->cap_bytes) {
-        low = true;
-        *downgraded = true;
-        *orig_size = strlen(blob);
-    }
-    if (low) {
-        aw_buf u = AW_BUF_INIT;
-        aw_buf_printf(&u, "%s/subscriptions/%s/%s/%lld", actor_url, sub->peerid, sub->subid, (long long)j->seq);
-        char *url = aw_buf_take(&u);
-        json_object_set_new(b, "url", json_string(url ? url : ""));
-        free(url);
     } else {
-        json_t *v = json_loads(blob, JSON_DECODE_ANY, NULL);
-        json_object_set_new(b, "data", v ? v : json_string(blob));
+        json_object_set_new(b, "timestamp", json_string(ts));
+        size_t blen = strlen(blob);
+        bool low = !strcmp(sub->granularity, "low") || !strcmp(j->kind, "diff_low");
+        if (!low && blen + 512 > cap_bytes) {
+            low = true;
+            *downgraded = true;
+            *orig_size = blen;
+        }
+        if (low) {
+            aw_buf u = AW_BUF_INIT;
+            aw_buf_printf(&u, "%s/subscriptions/%s/%s/%lld", actor_url, sub->peerid, sub->subid, (long long)j->seq);
+            char *url = aw_buf_take(&u);
+            json_object_set_new(b, "url", json_string(url ? url : ""));
+            free(url);
+        } else {
+            data = blob;
+        }
     }
-    free(ts);
-    free(blob);
-    return b;
+    char *txt = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    if (!txt) return;
+    size_t len = strlen(txt);
+    if (data) { /* {...} -> {...,"data":<blob>} */
+        size_t dlen = strlen(data);
+        char *full = realloc(txt, len + dlen + 9);
+        if (!full) {
+            free(txt);
+            return;
+        }
+        txt = full;
+        memcpy(txt + len - 1, ",\"data\":", 8);
+        memcpy(txt + len + 7, data, dlen);
+        len = len + 7 + dlen;
+        txt[len++] = '}';
+        txt[len] = 0;
+    }
+    w->data = txt;
+    w->len = len;
 }
 
 static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job)
@@ -403,7 +403,9 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
         return;
     }
     aw_sub_rec sub;
-    int r = s->subs->get(s, job->actor, job->subid, &sub);
+    aw_trust_rec t;
+    char *ts = NULL, *blob = NULL;
+    int r = s->subs->delivery_view(s, job->actor, job->subid, job->peerid, job->seq, &sub, &t, &ts, &blob);
     if (r == AW_ENOTFOUND) {
         job_done(d, job->id);
         return;
@@ -412,39 +414,35 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
         job_retry(d, job, backoff_ms(1), false);
         return;
     }
-    if (!sub.callback && sub.resync_pending && (!strcmp(job->kind, "diff") || !strcmp(job->kind, "diff_low"))) {
+    bool is_diff = !strcmp(job->kind, "diff") || !strcmp(job->kind, "diff_low");
+    wire_body w = {0};
+    char *url = NULL;
+    if (!sub.callback && sub.resync_pending && is_diff) {
         resync_instead(d, job, &sub);
-        aw_sub_rec_free(&sub);
-        return;
+        goto out;
     }
     if (!sub.callback && sub.resync_pending && !strcmp(job->kind, "resync"))
         s->subs->set_state(s, job->actor, job->subid, -1, -1, 0); /* a resync (resume) is going out anyway */
-    aw_trust_rec t;
-    r = s->trusts->get(s, job->actor, job->peerid, &t);
-    if (r != AW_OK) {
-        aw_sub_rec_free(&sub);
-        if (r == AW_ENOTFOUND) job_done(d, job->id);
-        else job_retry(d, job, backoff_ms(1), false);
-        return;
+    if (!t.baseuri || (is_diff && !blob)) {
+        job_done(d, job->id); /* trust gone, or the diff acknowledged (cleared) already */
+        goto out;
     }
     char *actor_url = aw_app_actor_url(app, job->actor);
     bool downgraded = false;
     size_t orig = 0;
-    json_t *body = actor_url ? build_body(d, job, &sub, actor_url, &downgraded, &orig) : NULL;
+    if (actor_url) build_body(d->cap_bytes, job, &sub, actor_url, ts, blob, &downgraded, &orig, &w);
     free(actor_url);
-    if (!body) {
-        aw_sub_rec_free(&sub);
-        aw_trust_rec_free(&t);
-        job_done(d, job->id);
-        return;
-    }
     aw_buf u = AW_BUF_INIT;
     aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t.baseuri, job->actor, job->subid);
-    char *url = aw_buf_take(&u);
+    url = aw_buf_take(&u);
+    job_ctx *c = w.data && url ? job_ctx_new(d, job) : NULL;
+    if (!c) {
+        job_retry(d, job, backoff_ms(1), false);
+        goto out;
+    }
+    encode_body(&sub, &t, &w);
     char hdr_size[64];
     snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
-    wire_body w;
-    encode_body(&sub, &t, body, &w);
     const char *hdrs[4] = {NULL};
     size_t nh = 0;
     if (downgraded) {
@@ -455,27 +453,25 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
     aw_peer_request pr = {.method = "POST",
                           .url = url,
                           .bearer = t.secret,
+                          .body = w.data,
+                          .body_len = w.len,
+                          .content_type = "application/json",
                           .headers = nh ? hdrs : NULL,
                           .idempotency = AW_IDEMP_SAFE};
-    set_body(&pr, body, &w);
     static const aw_retry_policy once = {1, 0};
     aw_call_opts opts = {.deadline_ms = app->cfg.net.attempt_ms, .retry = &once};
-    job_ctx *c = job_ctx_new(d, job);
-    if (!c || !url) {
-        if (c) job_ctx_free(c);
+    r = aw_peer_request_async(app, &pr, &opts, on_sent, c, &c->op);
+    if (r != AW_OK) {
+        job_ctx_free(c);
         job_retry(d, job, backoff_ms(1), false);
     } else {
-        r = aw_peer_request_async(app, &pr, &opts, on_sent, c, &c->op);
-        if (r != AW_OK) {
-            job_ctx_free(c);
-            job_retry(d, job, backoff_ms(1), false);
-        } else {
-            d->in_flight++;
-        }
+        d->in_flight++;
     }
+out:
     free(url);
     free(w.data);
-    json_decref(body);
+    free(ts);
+    free(blob);
     aw_sub_rec_free(&sub);
     aw_trust_rec_free(&t);
 }
@@ -558,54 +554,56 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     aw_sub_rec sub;
     int r = s->subs->get(s, actor, subid, &sub);
     if (r != AW_OK) return r;
-    if (sub.callback) {
-        aw_sub_rec_free(&sub);
-        return AW_ENOTFOUND;
-    }
+    char *peerid = sub.callback ? NULL : strdup(sub.peerid);
+    aw_sub_rec_free(&sub);
+    if (!peerid) return AW_ENOTFOUND; /* a mirror (or out of memory) */
     if (seq <= 0) {
         newest n = {0};
         r = s->subs->diff_each(s, actor, subid, 0, find_newest, &n);
         seq = n.seq;
         if (r == AW_OK && seq == 0) r = AW_ENOTFOUND;
     }
-    aw_trust_rec t;
-    if (r == AW_OK) {
-        r = s->trusts->get(s, actor, sub.peerid, &t);
-        if (r == AW_ENOTFOUND) r = AW_ENOTRUST;
-    }
-    if (r != AW_OK) {
-        aw_sub_rec_free(&sub);
-        return r;
-    }
+    aw_trust_rec t = {0};
+    char *ts = NULL, *blob = NULL;
+    if (r == AW_OK) r = s->subs->delivery_view(s, actor, subid, peerid, seq, &sub, &t, &ts, &blob);
+    free(peerid);
+    if (r != AW_OK) return r;
+    if (!t.baseuri) r = AW_ENOTRUST;
+    else if (!blob) r = AW_ENOTFOUND;
     aw_outbox_job j = {.actor = (char *)actor, .subid = (char *)subid, .peerid = sub.peerid, .seq = seq, .kind = "diff"};
-    char *actor_url = aw_app_actor_url(app, actor);
+    char *actor_url = r == AW_OK ? aw_app_actor_url(app, actor) : NULL;
     bool downgraded = false;
     size_t orig = 0;
-    aw_delivery tmp = {.app = app, .cap_bytes = app->delivery ? app->delivery->cap_bytes : 256u << 10};
-    json_t *body = actor_url ? build_body(&tmp, &j, &sub, actor_url, &downgraded, &orig) : NULL;
+    wire_body w = {0};
+    if (actor_url)
+        build_body(app->delivery ? app->delivery->cap_bytes : 256u << 10, &j, &sub, actor_url, ts, blob, &downgraded,
+                   &orig, &w);
     free(actor_url);
-    aw_buf u = AW_BUF_INIT;
-    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t.baseuri, actor, subid);
-    char *url = aw_buf_take(&u);
-    now_ctx *c = calloc(1, sizeof *c);
-    if (!body) r = AW_ENOTFOUND;
-    else if (!url || !c) r = AW_ENOMEM;
-    else {
+    char *url = NULL;
+    now_ctx *c = NULL;
+    if (r == AW_OK) {
+        aw_buf u = AW_BUF_INIT;
+        aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t.baseuri, actor, subid);
+        url = aw_buf_take(&u);
+        c = calloc(1, sizeof *c);
+        if (!url || !c || !w.data) r = AW_ENOMEM;
+    }
+    if (r == AW_OK) {
         c->cb = cb;
         c->ud = ud;
-        wire_body w;
-        encode_body(&sub, &t, body, &w);
+        encode_body(&sub, &t, &w);
         const char *hdrs[2] = {w.enc, NULL};
-        aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .headers = w.enc ? hdrs : NULL,
+        aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .body = w.data, .body_len = w.len,
+                              .content_type = "application/json", .headers = w.enc ? hdrs : NULL,
                               .idempotency = AW_IDEMP_SAFE};
-        set_body(&pr, body, &w);
         r = aw_peer_request_async(app, &pr, NULL, on_sent_now, c, NULL);
-        free(w.data);
         if (r == AW_OK) c = NULL;
     }
     free(c);
     free(url);
-    json_decref(body);
+    free(w.data);
+    free(ts);
+    free(blob);
     aw_sub_rec_free(&sub);
     aw_trust_rec_free(&t);
     return r;

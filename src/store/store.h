@@ -227,6 +227,12 @@ typedef struct aw_store_sub_ops {
      * diff is still queued the publisher record is flagged (resync_pending) and *flagged set; the jobs
      * stay, and delivery turns the first one into a resync. Cheap when under the cap (one index lookup). */
     int (*diff_trim)(aw_store *s, const char *actor, const char *subid, int64_t newest, int64_t cap, bool *flagged);
+    /* What delivering one callback needs, in one query: the publisher record (actor, subid), the trust of
+     * `peerid` (t->baseuri and t->secret NULL when there is none; only baseuri, secret and
+     * peer_supported are filled) and the diff `seq` (*ts and *blob NULL when it is gone). ENOTFOUND when
+     * the subscription is gone. Free with aw_sub_rec_free, aw_trust_rec_free, free. */
+    int (*delivery_view)(aw_store *s, const char *actor, const char *subid, const char *peerid, int64_t seq,
+                         aw_sub_rec *sub, aw_trust_rec *t, char **ts, char **blob);
     /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
      * resync pending, or queued callbacks older than stale_ms (a gap); with `all`, every mirror (the
      * periodic polling backstop). At most 1000 per call. */

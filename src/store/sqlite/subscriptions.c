@@ -424,7 +424,53 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
     return r;
 }
 
+static int delivery_view(aw_store *s, const char *actor, const char *subid, const char *peerid, int64_t seq,
+                         aw_sub_rec *sub, aw_trust_rec *t, char **ts, char **blob)
+{
+    aw_sq *q = aw_sq_of(s);
+    memset(t, 0, sizeof *t);
+    *ts = *blob = NULL;
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource,"
+                                     " s.granularity, s.callback, s.sequence, s.acked_seq, s.resync_pending,"
+                                     " s.created_at, s.accept_encoding, t.baseuri, t.secret, t.peer_supported,"
+                                     " d.ts, d.blob FROM subscriptions s"
+                                     " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = ?3"
+                                     " LEFT JOIN diffs d ON d.actor = s.actor AND d.subid = s.subid AND d.seq = ?4"
+                                     " WHERE s.actor = ?1 AND s.subid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    aw_sq_bind_text(st, 3, peerid);
+    sqlite3_bind_int64(st, 4, seq);
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) {
+        r = read_sub(st, sub);
+        if (r == AW_OK && sqlite3_column_type(st, 13) != SQLITE_NULL) {
+            t->baseuri = aw_sq_col_dup(st, 13);
+            t->secret = aw_sq_col_dup(st, 14);
+            t->peer_supported = aw_sq_col_dup(st, 15);
+            if (!t->baseuri || !t->secret) r = AW_ENOMEM;
+        }
+        if (r == AW_OK && sqlite3_column_type(st, 17) != SQLITE_NULL) {
+            *ts = aw_sq_col_dup(st, 16);
+            *blob = aw_sq_col_dup(st, 17);
+            if (!*ts || !*blob) r = AW_ENOMEM;
+        }
+        if (r != AW_OK) {
+            aw_trust_rec_free(t);
+            free(*ts);
+            free(*blob);
+            *ts = *blob = NULL;
+            if (sub->actor) aw_sub_rec_free(sub);
+        }
+    } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "delivery view");
+    sqlite3_reset(st);
+    return r;
+}
+
 const aw_store_sub_ops aw_sq_sub_ops = {
+    .delivery_view = delivery_view,
     .each_for_change = sub_each_for_change,
     .suspend = sub_suspend,
     .unsuspend = sub_unsuspend,
