@@ -14,6 +14,16 @@
 #include "util/str.h"
 #include "util/time.h"
 
+/* Subscriptions that see a change the same way (same scope, relationship and permission override) get
+ * the same diff text: it is shaped, filtered and serialised once per change (the common case is every
+ * subscriber of a collection seeing one diff). */
+#define SHAPE_CACHE 8
+
+typedef struct shaped {
+    char *key;  /* subtarget \x1f resource \x1f relationship \x1f override */
+    char *txt;  /* the diff as stored; NULL: nothing to send to such subscribers */
+} shaped;
+
 typedef struct reg_ctx {
     aw_app *app;
     const char *actor;
@@ -26,6 +36,8 @@ typedef struct reg_ctx {
     size_t made;
     char ts[32];
     int64_t now_ms;
+    shaped cache[SHAPE_CACHE];
+    size_t ncache;
 } reg_ctx;
 
 /* Drop what the subscriber may not read (its trust type's defaults merged with its override). Returns
@@ -57,11 +69,12 @@ static json_t *filter_by_permission(reg_ctx *c, const aw_sub_rec *sub, const cha
     return diff;
 }
 
-static int register_one(const aw_sub_rec *sub, const char *relationship, bool approved, const char *override_json,
-                        void *ud)
+/* The diff text this subscription gets (shaped to its scope, filtered by its read permission), in *txt
+ * (malloc'd; NULL when it sees nothing of the change). */
+static int shape_for(reg_ctx *c, const aw_sub_rec *sub, const char *relationship, const char *override_json,
+                     char **txt)
 {
-    reg_ctx *c = ud;
-    if (!relationship) return AW_OK; /* the trust is gone: nobody to tell */
+    *txt = NULL;
     json_t *diff = aw_diff_shape(sub->subtarget, sub->resource, c->c_sub, c->c_res, c->blob);
     if (!diff) return AW_OK;
     json_t *ovr = override_json ? json_loads(override_json, 0, NULL) : NULL;
@@ -72,19 +85,57 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     diff = filter_by_permission(c, sub, relationship, ovr, diff);
     json_decref(ovr);
     if (!diff) return AW_OK;
+    *txt = aw_json_dump(diff);
+    json_decref(diff);
+    return *txt ? AW_OK : AW_ENOMEM;
+}
+
+/* shape_for through the per-change cache; *txt is borrowed from the cache or owned (*own). */
+static int shape_cached(reg_ctx *c, const aw_sub_rec *sub, const char *relationship, const char *override_json,
+                        const char **txt, char **own)
+{
+    *own = NULL;
+    aw_buf k = AW_BUF_INIT;
+    aw_buf_printf(&k, "%s\x1f%s\x1f%s\x1f%s", sub->subtarget, sub->resource, relationship,
+                  override_json ? override_json : "");
+    char *key = aw_buf_take(&k);
+    for (size_t i = 0; key && i < c->ncache; i++) {
+        if (!strcmp(c->cache[i].key, key)) {
+            free(key);
+            *txt = c->cache[i].txt;
+            return AW_OK;
+        }
+    }
+    char *made = NULL;
+    int r = shape_for(c, sub, relationship, override_json, &made);
+    if (r != AW_OK || !key || c->ncache == SHAPE_CACHE) {
+        free(key);
+        *txt = *own = made;
+        return r;
+    }
+    c->cache[c->ncache++] = (shaped){key, made};
+    *txt = made;
+    return AW_OK;
+}
+
+static int register_one(const aw_sub_rec *sub, const char *relationship, bool approved, const char *override_json,
+                        void *ud)
+{
+    reg_ctx *c = ud;
+    if (!relationship) return AW_OK; /* the trust is gone: nobody to tell */
+    const char *txt;
+    char *own;
+    int r = shape_cached(c, sub, relationship, override_json, &txt, &own);
+    if (r != AW_OK || !txt) return r;
     aw_store *s = aw_app_store(c->app);
     int64_t seq = 0;
-    int r = s->subs->next_seq(s, c->actor, sub->subid, &seq);
-    char *txt = r == AW_OK ? aw_json_dump(diff) : NULL;
-    json_decref(diff);
-    if (r != AW_OK) return r;
-    if (!txt) return AW_ENOMEM;
-    r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
-    free(txt);
+    r = s->subs->next_seq(s, c->actor, sub->subid, &seq);
+    if (r == AW_OK) r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
+    free(own);
     if (r == AW_OK) c->made++;
     bool flagged = false;
-    if (r == AW_OK) r = s->subs->diff_trim(s, c->actor, sub->subid, seq, c->app->cfg.diff_cap ? c->app->cfg.diff_cap
-                                                                                              : 10000, &flagged);
+    int64_t cap = c->app->cfg.diff_cap ? c->app->cfg.diff_cap : 10000;
+    if (r == AW_OK && seq > cap) r = s->subs->diff_trim(s, c->actor, sub->subid, seq, cap, &flagged);
     if (flagged)
         AW_INFO(&c->app->log, "subscription %s: undelivered diffs beyond the cap pruned; a resync follows", sub->subid);
     if (r == AW_OK && strcmp(sub->granularity, "none") != 0) {
@@ -161,13 +212,17 @@ int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target,
                           const char *resource, json_t *blob, size_t *n_diffs)
 {
     if (n_diffs) *n_diffs = 0;
-    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, 0, "", aw_time_ms()};
+    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, 0, "", aw_time_ms(), {{0}}, 0};
     aw_time_iso(c.ts);
     /* A suspended target registers nothing; its subscribers get a resync on resume. */
     int r = aw_app_store(app)->subs->is_suspended(aw_app_store(app), actor_id, target, subtarget ? subtarget : "");
     if (r == AW_OK) return AW_OK;
     if (r != AW_ENOTFOUND) return r;
     r = aw_app_store(app)->subs->each_for_change(aw_app_store(app), actor_id, target, register_one, &c);
+    for (size_t i = 0; i < c.ncache; i++) {
+        free(c.cache[i].key);
+        free(c.cache[i].txt);
+    }
     if (r == AW_OK && n_diffs) *n_diffs = c.made;
     if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
     return r;

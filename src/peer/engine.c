@@ -482,12 +482,13 @@ CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key, const cha
     return eng->shares[i % AW_PEER_NSHARES];
 }
 
-CURL *aw_peer_easy_get(aw_peer_engine *eng)
+CURL *aw_peer_easy_get(aw_peer_engine *eng, bool *fresh)
 {
     eng->pool_used_at = uv_now(eng->app->loop);
+    *fresh = eng->pool_n == 0;
     CURL *e = eng->pool_n ? eng->pool[--eng->pool_n] : curl_easy_init();
-    if (e) {
-        /* the connection this transfer opens remembers these (curl_easy_reset clears them) */
+    if (e && *fresh) {
+        /* the connection a transfer opens remembers these */
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_sock);
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, eng);
     }
@@ -498,7 +499,12 @@ void aw_peer_easy_put(aw_peer_engine *eng, CURL *e)
 {
     if (!e) return;
     if (eng->pool_n < eng->pool_cap && !eng->closed) {
-        curl_easy_reset(e);
+        /* Not reset (curl_easy_reset re-initialises every option, a measurable part of a request): the
+         * next launch sets every per-transfer option again. Drop what points into the finished op. */
+        curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
         eng->pool[eng->pool_n++] = e;
     } else {
         curl_easy_cleanup(e);

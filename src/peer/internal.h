@@ -155,7 +155,9 @@ void aw_gate_release(aw_op *op);  /* release slots held / leave queues, pump wai
 
 /* Curl multi (engine.c). */
 CURLM *aw_peer_multi(aw_peer_engine *eng);
-CURL *aw_peer_easy_get(aw_peer_engine *eng);
+/* A recycled easy handle (not reset: the options every transfer sets are set again by its launch, the
+ * invariant ones only when *fresh, i.e. on a new handle), or NULL. */
+CURL *aw_peer_easy_get(aw_peer_engine *eng, bool *fresh);
 CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key, const char *url); /* connection-cache partition */
 /* A connection socket curl opened through CURLOPT_OPENSOCKETFUNCTION: its close will be reported, so it
  * may stay in the epoll set while its connection idles. */

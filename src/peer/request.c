@@ -302,7 +302,8 @@ void aw_req_launch_or_queue(aw_op *op)
         return;
     }
     uint64_t remain = op->deadline - now;
-    CURL *e = aw_peer_easy_get(eng);
+    bool fresh = false;
+    CURL *e = aw_peer_easy_get(eng, &fresh);
     if (!e) {
         aw_gate_release(op);
         finish_status(op, AW_ENOMEM, "out of memory", true);
@@ -316,35 +317,44 @@ void aw_req_launch_or_queue(aw_op *op)
     op->hdr_has_retry_after = false;
     op->hdr_retry_after_ms = 0;
     op->errbuf[0] = 0;
+    if (fresh) { /* options that are the same for every transfer of this engine */
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        /* https peers are verified (peer and host name) against the system CA store, or cfg.net.ca_file. */
+        if (net->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, net->ca_file);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)net->max_response);
+        curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 90L);
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L); /* per transfer; peer answers are small */
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_sock);
+    }
+    /* Every option below is set for every transfer (recycled handles are not reset). */
     curl_easy_setopt(e, CURLOPT_URL, op->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
     curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op->origin_key, op->url));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    /* https peers are verified (peer and host name) against the system CA store, or cfg.net.ca_file. */
-    if (net->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, net->ca_file);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, op->hdrs);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, op->errbuf);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(net->connect_ms < remain ? net->connect_ms : remain));
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(net->attempt_ms < remain ? net->attempt_ms : remain));
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)net->max_response);
-    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 90L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L); /* per transfer; peer answers are small */
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_sock);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
     if (!strcmp(op->method, "GET") && !op->has_body) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* also clears NOBODY and upload */
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     } else if (!strcmp(op->method, "HEAD")) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
         if (op->has_body || !strcmp(op->method, "POST") || !strcmp(op->method, "PUT") ||
             !strcmp(op->method, "PATCH")) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)op->body_len);
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, op->body ? op->body : "");
+        } else {
+            curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* e.g. DELETE without a body: no body from before */
         }
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, op->method);
     }
@@ -352,6 +362,10 @@ void aw_req_launch_or_queue(aw_op *op)
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(e, CURLOPT_USERNAME, op->basic_user);
         curl_easy_setopt(e, CURLOPT_PASSWORD, op->basic_pass);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, NULL);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, NULL);
     }
     op->easy = e;
     op->state = OPS_RUNNING;
