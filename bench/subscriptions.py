@@ -91,6 +91,16 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
 
 
+def io(pid):
+    """/proc/<pid>/io counters: read/write syscalls and bytes."""
+    out = {}
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            k, v = line.split(":")
+            out[k] = int(v)
+    return out
+
+
 def pct(xs, p):
     xs = sorted(xs)
     k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
@@ -141,6 +151,7 @@ def main():
             time.sleep(1)
         daemons = [pub] + subs
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
+        io0 = io(pub.proc.pid)
         me0 = sum(os.times()[:2])
         t0 = time.time()
         for i in range(BURST):
@@ -158,6 +169,10 @@ def main():
         log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s, this poller %.2f s "
             "(wall %.2f s, %d cores, load average %.1f)"
             % (cpu[0], cpu[1], cpu[2], sum(os.times()[:2]) - me0, t1 - t0, os.cpu_count(), os.getloadavg()[0]))
+        io1 = io(pub.proc.pid)
+        log("    publisher I/O during (a): %d read calls (%.1f MB), %d write calls (%.1f MB) incl. sockets"
+            % (io1["syscr"] - io0["syscr"], (io1["rchar"] - io0["rchar"]) / 1e6, io1["syscw"] - io0["syscw"],
+               (io1["wchar"] - io0["wchar"]) / 1e6))
         # Honesty check: every mirror got there by callbacks (no failed/given-up deliveries, no pull syncs).
         warn = [sum(1 for line in d.read_log().splitlines() if "delivery:" in line or "subscriber:" in line)
                 for d in daemons]

@@ -361,7 +361,7 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
     q->store.blocking = false;
     /* WAL + NORMAL: an acknowledged commit survives a process kill (not a power cut). */
     int r = sq_exec(q, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-2000; PRAGMA journal_size_limit=67108864;"
+                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8000; PRAGMA journal_size_limit=67108864;"
                        " PRAGMA wal_autocheckpoint=0;",
                     "pragmas");
     if (r == AW_OK) r = migrate(q);

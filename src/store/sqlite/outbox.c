@@ -40,8 +40,10 @@ static int read_job(sqlite3_stmt *st, aw_outbox_job *j)
     return AW_OK;
 }
 
-/* Lease due jobs. Only the lowest sequence of each subscription is eligible, and only when no other job of
- * that subscription is leased, so a subscription has at most one request in flight, in order. */
+/* Lease due jobs. Only the lowest sequence of each subscription is eligible (and only heads are ever
+ * leased, so a leased job blocks the rest of its subscription as their head), so a subscription has at most
+ * one request in flight, in order. Finding out whether a job is the head is one index seek on
+ * outbox_sub, whatever the length of the subscription's backlog. */
 static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
                         aw_outbox_each_fn fn, void *ud)
 {
@@ -54,7 +56,7 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
            " AND NOT EXISTS (SELECT 1 FROM peer_pauses pp WHERE pp.actor = o.actor AND pp.peerid = o.peerid"
            "   AND pp.until_ms > ?2)"
            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
-           "   AND p.subid <> '' AND (p.seq < o.seq OR (p.lease_until > ?2 AND p.id <> o.id)))"
+           "   AND p.subid <> '' AND (p.seq < o.seq OR (p.seq = o.seq AND p.id < o.id)))"
            " ORDER BY o.due_ms LIMIT ?4)"
            " RETURNING id, actor, subid, peerid, seq, kind, payload, attempts, due_ms");
     if (!st) {
