@@ -560,8 +560,8 @@ static void on_resync_fetched(void *ud, int st, int applied)
     rx_finish(c, 204, NULL);
 }
 
-void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, json_t *body, aw_sub_reply_fn reply,
-                           void *ud)
+void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, json_t *body, aw_sub_rec *known,
+                           aw_sub_reply_fn reply, void *ud)
 {
     rx_ctx *c = calloc(1, sizeof *c);
     if (!c) {
@@ -583,7 +583,12 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
     aw_store *s = aw_app_store(app);
     int r = s->begin(s, true);
     aw_sub_rec sub;
-    if (r == AW_OK) r = s->subs->get(s, actor, subid, &sub);
+    if (r == AW_OK && known) {
+        sub = *known; /* read in the transaction this one is a savepoint of: still current */
+        memset(known, 0, sizeof *known);
+    } else if (r == AW_OK) {
+        r = s->subs->get(s, actor, subid, &sub);
+    }
     if (r != AW_OK) {
         txn_end(app, r);
         rx_finish(c, r == AW_ENOTFOUND ? 404 : 503, "subscription state unavailable");

@@ -11,9 +11,11 @@
 typedef void (*aw_sub_reply_fn)(void *ud, int http_status, const char *message);
 
 /* Process one inbound callback body for the mirror (actor, subid) held at `publisher`. The body was
- * already authenticated and parsed. `reply` runs exactly once, on the loop, possibly later (fetches). */
-void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, json_t *body, aw_sub_reply_fn reply,
-                           void *ud);
+ * already authenticated and parsed. `reply` runs exactly once, on the loop, possibly later (fetches).
+ * `known`, when not NULL, is the mirror's record read in the transaction this processing joins (a group
+ * commit, store/group.h): it is taken over (moved out) instead of being read again. */
+void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, json_t *body, aw_sub_rec *known,
+                           aw_sub_reply_fn reply, void *ud);
 
 /* Pull sync of one mirror (sdk-api.md §5.4): GET the diffs, apply those above the last applied
  * sequence in order (baseline when they cannot close the gap), PUT the acknowledgement.

@@ -75,7 +75,9 @@ static void subscription_callback(aw_req *req, const char *pub, const char *subi
     int r = s->subs->get(s, req->actor.id, subid, &sub);
     bool ours = r == AW_OK && !strcmp(sub.peerid, pub);
     bool mirror = ours && sub.callback;
-    if (r == AW_OK) aw_sub_rec_free(&sub);
+    /* In a group commit the record stays current until processing (same transaction): hand it over. */
+    bool keep = mirror && aw_group_active(req->app);
+    if (r == AW_OK && !keep) aw_sub_rec_free(&sub);
     if (r != AW_OK && r != AW_ENOTFOUND) {
         aw_req_reply_status(req, r, "subscription");
         return;
@@ -95,22 +97,17 @@ static void subscription_callback(aw_req *req, const char *pub, const char *subi
         aw_req_reply_error(req, 404, "no such subscription");
         return;
     }
+    json_t *body = NULL;
     if (strcmp(req->method, "POST") != 0 && strcmp(req->method, "PUT") != 0) {
         aw_req_add_header(req, "Allow", "POST, DELETE");
         aw_req_reply_error(req, 405, "method not allowed");
-        return;
-    }
-    if (!authenticate_publisher(req, pub)) return;
-    if (!aw_req_decode_body(req)) return; /* callbackcompression (protocol.md §9.11) */
-    json_t *body;
-    if (!aw_req_body_json(req, &body)) return;
-    if (!json_is_object(body)) {
+    } else if (authenticate_publisher(req, pub) && aw_req_decode_body(req) && /* callbackcompression, §9.11 */
+               aw_req_body_json(req, &body)) {
+        if (!json_is_object(body)) aw_req_reply_error(req, 400, "the callback body must be a JSON object");
+        else aw_subscriber_receive(req->app, req->actor.id, subid, body, keep ? &sub : NULL, on_processed, req);
         json_decref(body);
-        aw_req_reply_error(req, 400, "the callback body must be a JSON object");
-        return;
     }
-    aw_subscriber_receive(req->app, req->actor.id, subid, body, on_processed, req);
-    json_decref(body);
+    if (keep) aw_sub_rec_free(&sub); /* no-op when receive took it over */
 }
 
 void aw_ep_callbacks(aw_req *req)
