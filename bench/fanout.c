@@ -1,7 +1,7 @@
 /* fanout: N concurrent peer requests through the PUBLIC async API (aw_peer_meta_get_async), against a
  * loopback peer (a forked libuv process) that answers every request after 100 ms.
  *
- *   fanout N [--runs R] [--addrs K] [--delay MS] [--pin]
+ *   fanout N [--runs R] [--addrs K] [--delay MS] [--no-pin]
  *
  * Each run sends one GET {peer}/meta to N distinct actor URLs http://127.0.0.<k>:PORT/<id> (spread
  * over K loopback addresses so each listener's accept queue stays short), all at once, and prints
@@ -262,7 +262,8 @@ static void sync_thread(void *p)
 
 static void tick(uv_timer_t *t) {}
 
-/* --pin: the client on CPU 0, the peer on CPU 1, so that the scheduler does not put both on one core. */
+/* By default (with 2 or more CPUs) the client runs on CPU 0 and the peer on CPU 1: the peer stands for a
+ * remote server, and the scheduler must not put both on one core. --no-pin leaves placement to it. */
 static void pin_cpu(int cpu)
 {
     cpu_set_t set;
@@ -274,16 +275,18 @@ static void pin_cpu(int cpu)
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 1000;
-    int runs = 3, addrs = 0, delay = 100, pin = 0;
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--pin")) pin = 1;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--addrs")) addrs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--delay")) delay = atoi(argv[i + 1]);
+    int runs = 3, addrs = 0, delay = 100, pin = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+    for (int i = 2; i < argc; i++) {
+        bool has_val = i + 1 < argc;
+        if (!strcmp(argv[i], "--pin")) pin = 1; /* the default; kept for old command lines */
+        else if (!strcmp(argv[i], "--no-pin")) pin = 0;
+        else if (has_val && !strcmp(argv[i], "--runs")) runs = atoi(argv[++i]);
+        else if (has_val && !strcmp(argv[i], "--addrs")) addrs = atoi(argv[++i]);
+        else if (has_val && !strcmp(argv[i], "--delay")) delay = atoi(argv[++i]);
+        else n = 0; /* unknown argument: usage */
     }
     if (n <= 0) {
-        fprintf(stderr, "usage: fanout N [--runs R] [--addrs K] [--delay MS] [--pin]\n");
+        fprintf(stderr, "usage: fanout N [--runs R] [--addrs K] [--delay MS] [--no-pin]\n");
         return 2;
     }
     if (!addrs) addrs = n >= 2000 ? 16 : (n >= 200 ? 4 : 1);
@@ -333,8 +336,9 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     if (aw_app_attach(app, &loop) != AW_OK) return 1;
     printf("# peer: 127.0.0.1..127.0.0.%d port %d, answers after %d ms; client limits: max_outbound=%u "
-           "per_origin=%u (defaults 1024/64), deadline 30 s\n",
-           addrs, port, delay, cfg.net.max_outbound, cfg.net.per_origin);
+           "per_origin=%u (defaults 1024/64), deadline 30 s; %s\n",
+           addrs, port, delay, cfg.net.max_outbound, cfg.net.per_origin,
+           pin ? "client on CPU 0, peer on CPU 1" : "placement left to the scheduler");
     fflush(stdout);
 
     char **urls = make_urls(n, port, addrs);
