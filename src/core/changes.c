@@ -129,7 +129,7 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     if (r != AW_OK || !txt) return r;
     aw_store *s = aw_app_store(c->app);
     int64_t seq = 0;
-    r = s->subs->next_seq(s, c->actor, sub->subid, &seq);
+    r = s->subs->next_seq_after(s, c->actor, sub->subid, sub->sequence, &seq); /* read in this transaction */
     if (r == AW_OK) r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
     free(own);
     if (r == AW_OK) c->made++;

@@ -210,6 +210,9 @@ typedef struct aw_store_sub_ops {
     int (*del)(aw_store *s, const char *actor, const char *subid);
     /* Atomically take the next sequence number (UPDATE ... sequence + 1 RETURNING). */
     int (*next_seq)(aw_store *s, const char *actor, const char *subid, int64_t *seq);
+    /* The same when the caller read the current sequence `prev` in its transaction: one plain UPDATE
+     * guarded by `sequence = prev` (no RETURNING); falls back to next_seq when the row moved meanwhile. */
+    int (*next_seq_after)(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t *seq);
     /* Mirror state: set the applied sequence (and acked/resync flags when >= 0). */
     int (*set_state)(aw_store *s, const char *actor, const char *subid, int64_t sequence, int64_t acked_seq,
                      int resync_pending);

@@ -761,13 +761,36 @@ static void group_commit(void **state)
     sqlite3_close(db);
 }
 
+/* next_seq_after: the guarded plain UPDATE when the caller's read is current, the atomic increment when
+ * the row moved since. */
+static void sequence_after(void **state)
+{
+    fx *f = *state;
+    aw_store *s = f->s;
+    const char *A = "seqaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    mk_actor(s, A, "c");
+    aw_sub_rec rec = {.actor = (char *)A, .subid = (char *)"s1", .peerid = (char *)"p1", .target = (char *)"properties",
+                      .granularity = (char *)"high", .accept_encoding = (char *)""};
+    assert_int_equal(s->subs->create(s, &rec), AW_OK);
+    int64_t seq = 0;
+    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 0, &seq), AW_OK);
+    assert_int_equal(seq, 1);
+    assert_int_equal(s->subs->next_seq(s, A, "s1", &seq), AW_OK);
+    assert_int_equal(seq, 2);
+    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 1, &seq), AW_OK); /* stale read: 2 -> 3 */
+    assert_int_equal(seq, 3);
+    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 3, &seq), AW_OK);
+    assert_int_equal(seq, 4);
+    assert_int_equal(s->subs->next_seq_after(s, A, "nosuch", 0, &seq), AW_ENOTFOUND);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(open_migrate_twice), T(newer_schema_refused), T(actors_crud), T(delete_cascade),
         T(properties),         T(attributes),          T(trusts),      T(transactions),
-        T(diff_cap_and_pauses), T(group_commit),
+        T(diff_cap_and_pauses), T(group_commit), T(sequence_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

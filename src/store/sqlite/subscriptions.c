@@ -177,6 +177,22 @@ static int sub_next_seq(aw_store *s, const char *actor, const char *subid, int64
     return r;
 }
 
+static int sub_next_seq_after(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t *seq)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = ?3 + 1 WHERE actor = ?1 AND subid = ?2"
+                                     " AND sequence = ?3");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, prev);
+    int r = aw_sq_exec_stmt(q, st, "subscription sequence");
+    if (r != AW_OK) return r;
+    if (sqlite3_changes(q->db) == 0) return sub_next_seq(s, actor, subid, seq);
+    *seq = prev + 1;
+    return AW_OK;
+}
+
 static int sub_set_state(aw_store *s, const char *actor, const char *subid, int64_t sequence, int64_t acked_seq,
                          int resync_pending)
 {
@@ -481,6 +497,7 @@ const aw_store_sub_ops aw_sq_sub_ops = {
     .each = sub_each,
     .del = sub_del,
     .next_seq = sub_next_seq,
+    .next_seq_after = sub_next_seq_after,
     .set_state = sub_set_state,
     .diff_add = diff_add,
     .diff_each = diff_each,
