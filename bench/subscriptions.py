@@ -146,8 +146,16 @@ def main():
         # (a) throughput
         perf = None
         if PERF:
-            perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CG", "dwarf"), "-F", "999", "-o", "/tmp/aw-sub-bench.perf.data",
+            ev = os.environ.get("PERF_EVENT")  # e.g. syscalls:sys_enter_fcntl (default: CPU samples at 999 Hz)
+            perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CG", "dwarf")] +
+                                    (["-e", ev] if ev else ["-F", "999"]) + ["-o", "/tmp/aw-sub-bench.perf.data",
                                      "-p", str((subs[0] if os.environ.get("PERF_WHO") == "sub" else pub).proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        strace = None
+        if os.environ.get("STRACE"):  # STRACE=pub|sub: syscall summary (perf trace -s) during (a)
+            who = subs[0] if os.environ.get("STRACE") == "sub" else pub
+            strace = subprocess.Popen(["perf", "trace", "-s", "-o", "/tmp/aw-sub-bench.strace", "-p", str(who.proc.pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         daemons = [pub] + subs
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
@@ -162,6 +170,9 @@ def main():
         if perf:
             perf.send_signal(2)
             perf.wait()
+        if strace:
+            strace.send_signal(2)
+            strace.wait()
         total = N * BURST
         cpu = [cpu_s(d.proc.pid) - c for d, c in zip(daemons, cpu0)]
         log("(a) throughput: %d callbacks in %.3f s (PUTs took %.3f s) -> %.0f callbacks/s"

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import signal
+import sys
 import sqlite3
 import threading
 import time
@@ -184,6 +185,53 @@ class Delivery(awtest.MultiDaemonTest):
         sub.start()        # same port and data
         self.assertConverges(a, b, timeout=40)
         self.assertEqual(mirror(a, b)[0]["sequence"], 5)
+
+    def test_answered_callbacks_survive_kill9(self):
+        """Group commit (store/group.h): callbacks arriving together share one transaction and are answered
+        only after it commits, so every callback answered 204 survives kill -9 of the subscriber."""
+        pub, sub, a0, b, _ = self.pair()
+        subs = []
+        for i in range(12):
+            a = a0 if i == 0 else sub.create_actor("subscriber%d" % i, "pw")
+            secret = befriend(a, b) if i else self.secret_of(a, b)
+            subs.append((a, subscribe(a, b), secret))
+        acked = {}
+        stop = threading.Event()
+
+        def send(a, subid, secret):
+            path = "/callbacks/subscriptions/%s/%s" % (b.id, subid)
+            base = {"id": b.id, "subscriptionid": subid, "target": "properties", "granularity": "high"}
+            seq = 0
+            while not stop.is_set():
+                try:
+                    r = a.req("POST", path, bearer=secret,
+                              json_body=dict(base, sequence=seq + 1, data={"k": seq + 1}))
+                except OSError:
+                    return  # the daemon is gone
+                if r.status != 204:
+                    return
+                seq += 1
+                acked[a.id] = seq
+
+        threads = [threading.Thread(target=send, args=t) for t in subs]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        sub.kill9()
+        stop.set()
+        for t in threads:
+            t.join(10)
+        self.assertGreater(sum(acked.values()), 50, "too few callbacks answered before the kill")
+        print("\n  %d callbacks answered before kill -9" % sum(acked.values()), file=sys.stderr)
+        sub.start()  # same port and data
+        for a, subid, _ in subs:
+            got = mirror(a, b)[0]["sequence"]
+            self.assertGreaterEqual(got, acked.get(a.id, 0), "answered callbacks of %s lost" % a.id)
+            if got:
+                self.assertEqual(remote(a, b).get("k"), got)
+
+    def secret_of(self, a, b):
+        return a.req("GET", "/trust/friend/%s" % b.id).json()["secret"]
 
     def test_out_of_order_and_duplicates_with_live_publisher(self):
         pub, sub, a, b, secret = self.pair()
