@@ -8,6 +8,10 @@
 #define SUB_COLS                                                                                   \
     "actor, subid, peerid, target, subtarget, resource, granularity, callback, sequence, acked_seq," \
     " resync_pending, created_at, accept_encoding"
+/* The same columns of `subscriptions s` in a join (read_sub reads either). */
+#define SUB_COLS_S                                                                                 \
+    "s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource, s.granularity, s.callback,"       \
+    " s.sequence, s.acked_seq, s.resync_pending, s.created_at, s.accept_encoding"
 
 static int read_sub(sqlite3_stmt *st, aw_sub_rec *r)
 {
@@ -393,9 +397,7 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
                                void *ud)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource,"
-                                     " s.granularity, s.callback, s.sequence, s.acked_seq, s.resync_pending,"
-                                     " s.created_at, s.accept_encoding, t.relationship, t.approved, p.json FROM subscriptions s"
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, p.json FROM subscriptions s"
                                      " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
                                      " LEFT JOIN trust_perms p ON p.actor = s.actor AND p.peerid = s.peerid"
                                      " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid");
@@ -446,9 +448,7 @@ static int delivery_view(aw_store *s, const char *actor, const char *subid, cons
     aw_sq *q = aw_sq_of(s);
     memset(t, 0, sizeof *t);
     *ts = *blob = NULL;
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource,"
-                                     " s.granularity, s.callback, s.sequence, s.acked_seq, s.resync_pending,"
-                                     " s.created_at, s.accept_encoding, t.baseuri, t.secret, t.peer_supported,"
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.baseuri, t.secret, t.peer_supported,"
                                      " d.ts, d.blob FROM subscriptions s"
                                      " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = ?3"
                                      " LEFT JOIN diffs d ON d.actor = s.actor AND d.subid = s.subid AND d.seq = ?4"
