@@ -14,50 +14,19 @@
 #include <uv.h>
 
 #include "app_internal.h"
+#include "loop_app.h"
 #include "store/group.h"
-
-typedef struct fx {
-    char dir[64];
-    aw_app *app;
-    uv_loop_t loop;
-} fx;
-
-static void quiet(aw_log_level l, const char *m, void *ud) {}
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/aw-unit-group-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char storage[128];
-    snprintf(storage, sizeof storage, "sqlite:%s/db.sqlite", f->dir);
-    aw_config cfg;
-    aw_config_init(&cfg);
-    cfg.base_url = "http://127.0.0.1:1";
-    cfg.storage = storage;
-    cfg.log_cb = quiet;
-    assert_int_equal(aw_app_new(&cfg, &f->app), AW_OK);
-    uv_loop_init(&f->loop);
-    assert_int_equal(aw_app_attach(f->app, &f->loop), AW_OK);
+    fx *f = loop_app_open("group", 0);
     *state = f;
     return 0;
 }
 
-static void on_closed(aw_app *app, void *ud) { *(int *)ud = 1; }
-
 static int teardown(void **state)
 {
-    fx *f = *state;
-    int closed = 0;
-    aw_app_close(f->app, on_closed, &closed);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(closed, 1);
-    aw_app_free(f->app);
-    uv_loop_close(&f->loop);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    if (system(cmd) != 0) {}
-    free(f);
+    loop_app_close(*state);
     return 0;
 }
 
