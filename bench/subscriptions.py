@@ -15,7 +15,7 @@ committed in the same transaction that applies the callback's data, so the recei
 (+ at most one poll interval + one query). Nothing in the daemons is instrumented.
 
 Environment: AWD_BIN (daemon binary), N, BURST, SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 256),
-PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
+PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
 PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data).
 """
 import concurrent.futures
@@ -45,6 +45,7 @@ POLL_MS = float(os.environ.get("POLL_MS", "2"))  # (b) latency
 POLL_MS_A = float(os.environ.get("POLL_MS_A", "5"))
 SETUP_THREADS = int(os.environ.get("SETUP_THREADS", "32"))
 PERF = os.environ.get("PERF") == "1"
+TRACE = os.environ.get("TRACE") == "1"
 
 
 def log(*a):
@@ -66,6 +67,7 @@ class Poller:
         self.conns = [sqlite3.connect("file:%s?mode=ro" % os.path.join(d.data, "actingweb.db"), uri=True,
                                       timeout=30, check_same_thread=False) for d in daemons]
         self.pub_id = pub_id
+        self.trace = []
 
     def reached(self, seq):
         out = []
@@ -74,12 +76,18 @@ class Poller:
                                             "sequence>=?", (self.pub_id, seq))]
         return out
 
+    def total(self):
+        """Callbacks applied so far: the sum of the mirrors' sequence numbers."""
+        return sum(c.execute("SELECT coalesce(sum(sequence),0) FROM subscriptions WHERE callback=1 AND peerid=?", (self.pub_id,)).fetchone()[0] for c in self.conns)
+
     def wait_all(self, seq, n, timeout=120, per_actor=None, poll_ms=None):
         """Poll until n mirrors reached seq; records first-seen times in per_actor. Returns end time."""
         deadline = time.time() + timeout
         while True:
             now = time.time()
             got = self.reached(seq)
+            if TRACE and per_actor is None:
+                self.trace.append((now, self.total(), len(got)))
             if per_actor is not None:
                 for a in got:
                     per_actor.setdefault(a, now)
@@ -95,6 +103,19 @@ def cpu_s(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def thread_cpu_s(pid):
+    """{tid: utime + stime} of a process's threads, in seconds."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+        except OSError:
+            pass
+    return out
 
 
 def io(pid):
@@ -166,6 +187,7 @@ def main():
             time.sleep(1)
         daemons = [pub] + subs
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
+        th0 = thread_cpu_s(pub.proc.pid)
         io0 = io(pub.proc.pid)
         me0 = sum(os.times()[:2])
         t0 = time.time()
@@ -187,6 +209,10 @@ def main():
         log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s, this poller %.2f s "
             "(wall %.2f s, %d cores, load average %.1f)"
             % (cpu[0], cpu[1], cpu[2], sum(os.times()[:2]) - me0, t1 - t0, os.cpu_count(), os.getloadavg()[0]))
+        th1 = thread_cpu_s(pub.proc.pid)
+        loops = sorted(((v - th0.get(k, 0.0), k) for k, v in th1.items()), reverse=True)
+        log("    publisher threads during (a): %s s (busiest first; shards are event loops, the rest storage "
+            "and checkpoint threads)" % " + ".join("%.2f" % v for v, _ in loops if v >= 0.005))
         io1 = io(pub.proc.pid)
         log("    publisher I/O during (a): %d read calls (%.1f MB), %d write calls (%.1f MB) incl. sockets"
             % (io1["syscr"] - io0["syscr"], (io1["rchar"] - io0["rchar"]) / 1e6, io1["syscw"] - io0["syscw"],
@@ -195,6 +221,11 @@ def main():
         warn = [sum(1 for line in d.read_log().splitlines() if "delivery:" in line or "subscriber:" in line)
                 for d in daemons]
         log("    delivery/subscriber warnings in the logs: publisher %d, subscribers %d + %d" % tuple(warn))
+        if TRACE:  # delivery progress after the last PUT: flat stretches are stalls
+            log("    progress (ms since the first PUT: callbacks applied, mirrors done); the PUTs ended at %.0f ms"
+                % ((t_put - t0) * 1000))
+            step = max(1, len(poll.trace) // 30)
+            log("     " + "  ".join("%.0f: %d, %d" % ((tt - t0) * 1000, tot, got) for tt, tot, got in poll.trace[::step]))
         time.sleep(3)
 
         # (b) latency of one change

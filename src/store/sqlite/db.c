@@ -233,6 +233,7 @@ static void sq_close(aw_store *s)
     for (size_t i = 0; i < q->nslots; i++)
         if (q->slots[i].stmt) sqlite3_finalize(q->slots[i].stmt);
     free(q->slots);
+    aw_sq_ckpt_free(q->ckpt); /* before the last connection goes */
     if (q->db) {
         /* Leave the WAL in a tidy state for the next start; harmless if another shard still has it. */
         sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
@@ -241,11 +242,24 @@ static void sq_close(aw_store *s)
     free(q);
 }
 
-/* Checkpoints. Automatic checkpoints on commit are off: with several shards writing at once they kept
- * running into each other and the WAL grew without bound (over 1 GB in 10 s of actor creation on two
- * shards). Instead every connection's housekeeping (every 250 ms) truncates the WAL once it passes 4 MB;
- * the checkpoint waits for the other writers and readers through the busy handler. Measured with two
- * shards under 11-12k writes/s: WAL stays below ~25 MB, write p99 ~55 ms (from the checkpoint pauses). */
+/* Checkpoints. SQLite's automatic checkpoints (on the committing connection) are off: with several shards
+ * writing at once they kept running into each other and the WAL grew without bound (over 1 GB in 10 s
+ * of actor creation on two shards). A checkpoint thread per connection copies the WAL back in the
+ * background (checkpoint.c), woken by the WAL hook every ~4 MiB of commits. The housekeeping (every
+ * 250 ms, on the loop) truncates the WAL itself only when that thread is missing and the WAL passes
+ * 4 MiB, or the WAL still passes 256 MiB: that checkpoint waits for the other writers and readers
+ * through the busy handler and stalls the loop while it copies (tens of ms per 4 MiB). */
+#define WAL_INLINE_BYTES (4 << 20)
+#define WAL_EMERGENCY_BYTES (256 << 20)
+
+static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    aw_sq_ckpt_note(((aw_sq *)ud)->ckpt, frames);
+    return SQLITE_OK;
+}
+
 /* Diff retention (sdk-api.md §6.8): diffs nobody acknowledged are dropped after 7 days; a subscriber that
  * comes back later recovers through a pull sync, whose gap then leads to a baseline. */
 #define DIFF_RETENTION_S (7 * 24 * 3600)
@@ -273,7 +287,8 @@ static void sq_maintain(aw_store *s)
     char wal[4096];
     snprintf(wal, sizeof wal, "%s-wal", db);
     struct stat st;
-    if (stat(wal, &st) != 0 || st.st_size < (4 << 20)) return;
+    if (stat(wal, &st) != 0) return;
+    if (st.st_size < (aw_sq_ckpt_running(q->ckpt) ? WAL_EMERGENCY_BYTES : WAL_INLINE_BYTES)) return;
     int log_frames = 0, ckpt = 0;
     int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &ckpt);
     if (rc != SQLITE_OK) AW_DEBUG(q->log, "storage: WAL checkpoint deferred (%s)", sqlite3_errstr(rc));
@@ -365,6 +380,10 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
                        " PRAGMA wal_autocheckpoint=0;",
                     "pragmas");
     if (r == AW_OK) r = migrate(q);
+    if (r == AW_OK) {
+        q->ckpt = aw_sq_ckpt_new(sqlite3_db_filename(q->db, "main"), log);
+        if (q->ckpt) sqlite3_wal_hook(q->db, on_wal_commit, q); /* after wal_autocheckpoint=0, which resets it */
+    }
     if (r != AW_OK) {
         sq_close(&q->store);
         return r;

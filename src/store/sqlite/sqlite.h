@@ -12,6 +12,19 @@ typedef struct aw_sq_stmt_slot {
     sqlite3_stmt *stmt;
 } aw_sq_stmt_slot;
 
+/* Background WAL checkpoints (checkpoint.c): a thread with its own connection, started at the first wake. */
+typedef struct aw_sq_ckpt aw_sq_ckpt;
+/* NULL for a database without a file (nothing to checkpoint) or when out of memory. */
+aw_sq_ckpt *aw_sq_ckpt_new(const char *path, const aw_logger *log);
+/* From the connection's WAL hook: `frames` is the WAL's frame count after a commit. */
+void aw_sq_ckpt_note(aw_sq_ckpt *c, int frames);
+/* True once the thread runs with its connection open (else the housekeeping checkpoints inline). */
+bool aw_sq_ckpt_running(aw_sq_ckpt *c);
+/* Checkpoints run so far, and how many of them were RESTART (writers waited). */
+void aw_sq_ckpt_stats(aw_sq_ckpt *c, unsigned *runs, unsigned *restarts);
+/* Stops and joins the thread, closes its connection. NULL is fine. */
+void aw_sq_ckpt_free(aw_sq_ckpt *c);
+
 typedef struct aw_sq {
     aw_store store;
     sqlite3 *db;
@@ -21,6 +34,7 @@ typedef struct aw_sq {
     int in_txn;
     int in_group; /* a group transaction is open: begin/commit/rollback are savepoints */
     unsigned maintain_calls;
+    aw_sq_ckpt *ckpt;
 } aw_sq;
 
 static inline aw_sq *aw_sq_of(aw_store *s) { return (aw_sq *)s->impl; }
