@@ -87,8 +87,11 @@ static int trust_get(aw_store *s, const char *actor, const char *peerid, aw_trus
 static int trust_get_by_secret(aw_store *s, const char *actor, const char *secret, aw_trust_rec *out)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " TRUST_COLS " FROM trusts WHERE actor = ?1 AND secret = ?2"
-                                     " AND secret <> '' LIMIT 1");
+    if (!secret || !*secret) return AW_ENOTFOUND; /* pending trusts may have no secret yet */
+    /* Without INDEXED BY the planner walks the actor's primary-key range, every trust of the actor, for
+     * each Bearer request (1,000 trusts: ~60 us per request instead of ~3). */
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " TRUST_COLS " FROM trusts INDEXED BY trusts_secret"
+                                     " WHERE actor = ?1 AND secret = ?2 LIMIT 1");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, secret);
