@@ -16,7 +16,9 @@ typedef struct aw_app aw_app;
 typedef enum aw_log_level { AW_LOG_ERROR = 0, AW_LOG_WARN = 1, AW_LOG_INFO = 2, AW_LOG_DEBUG = 3 } aw_log_level;
 
 /* A log sink. `msg` is one line without a trailing newline, valid only during the call.
- * Called on whichever thread logs (normally the app's loop thread). Secrets never reach it. */
+ * Called on whichever thread logs: normally the app's loop thread, but also storage worker threads
+ * (`store_threads`) and SQLite's background checkpoint threads, so it must be thread-safe. Secrets never
+ * reach it. */
 typedef void (*aw_log_fn)(aw_log_level level, const char *msg, void *ud);
 
 /* Peer-client limits and timeouts (sdk-api.md §3, clarifications.md #3). 0 = default. */
