@@ -20,8 +20,8 @@
 #define SHAPE_CACHE 8
 
 typedef struct shaped {
-    char *key;  /* subtarget \x1f resource \x1f relationship \x1f override */
-    char *txt;  /* the diff as stored; NULL: nothing to send to such subscribers */
+    char *subtarget, *resource, *relationship, *override; /* the key; override "" when there is none */
+    char *txt; /* the diff as stored; NULL: nothing to send to such subscribers */
 } shaped;
 
 typedef struct reg_ctx {
@@ -90,30 +90,44 @@ static int shape_for(reg_ctx *c, const aw_sub_rec *sub, const char *relationship
     return *txt ? AW_OK : AW_ENOMEM;
 }
 
-/* shape_for through the per-change cache; *txt is borrowed from the cache or owned (*own). */
+static void shaped_free(shaped *e)
+{
+    free(e->subtarget);
+    free(e->resource);
+    free(e->relationship);
+    free(e->override);
+    free(e->txt);
+}
+
+/* shape_for through the per-change cache; *txt is borrowed from the cache or owned (*own). The key is
+ * compared field by field: this runs once per subscription per change. */
 static int shape_cached(reg_ctx *c, const aw_sub_rec *sub, const char *relationship, const char *override_json,
                         const char **txt, char **own)
 {
     *own = NULL;
-    aw_buf k = AW_BUF_INIT;
-    aw_buf_printf(&k, "%s\x1f%s\x1f%s\x1f%s", sub->subtarget, sub->resource, relationship,
-                  override_json ? override_json : "");
-    char *key = aw_buf_take(&k);
-    for (size_t i = 0; key && i < c->ncache; i++) {
-        if (!strcmp(c->cache[i].key, key)) {
-            free(key);
-            *txt = c->cache[i].txt;
+    const char *ovr = override_json ? override_json : "";
+    for (size_t i = 0; i < c->ncache; i++) {
+        const shaped *e = &c->cache[i];
+        if (!strcmp(e->subtarget, sub->subtarget) && !strcmp(e->resource, sub->resource) &&
+            !strcmp(e->relationship, relationship) && !strcmp(e->override, ovr)) {
+            *txt = e->txt;
             return AW_OK;
         }
     }
     char *made = NULL;
     int r = shape_for(c, sub, relationship, override_json, &made);
-    if (r != AW_OK || !key || c->ncache == SHAPE_CACHE) {
-        free(key);
+    if (r != AW_OK || c->ncache == SHAPE_CACHE) {
         *txt = *own = made;
         return r;
     }
-    c->cache[c->ncache++] = (shaped){key, made};
+    shaped e = {strdup(sub->subtarget), strdup(sub->resource), strdup(relationship), strdup(ovr), made};
+    if (!e.subtarget || !e.resource || !e.relationship || !e.override) {
+        e.txt = NULL;
+        shaped_free(&e);
+        *txt = *own = made;
+        return AW_OK;
+    }
+    c->cache[c->ncache++] = e;
     *txt = made;
     return AW_OK;
 }
@@ -219,10 +233,7 @@ int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target,
     if (r == AW_OK) return AW_OK;
     if (r != AW_ENOTFOUND) return r;
     r = aw_app_store(app)->subs->each_for_change(aw_app_store(app), actor_id, target, register_one, &c);
-    for (size_t i = 0; i < c.ncache; i++) {
-        free(c.cache[i].key);
-        free(c.cache[i].txt);
-    }
+    for (size_t i = 0; i < c.ncache; i++) shaped_free(&c.cache[i]);
     if (r == AW_OK && n_diffs) *n_diffs = c.made;
     if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
     return r;

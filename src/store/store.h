@@ -337,8 +337,9 @@ struct aw_store {
     int (*group_begin)(aw_store *s);
     int (*group_end)(aw_store *s, bool commit);
     void (*close)(aw_store *s);
-    /* Periodic housekeeping (e.g. WAL checkpoints), called every 250 ms from the loop; must stay
-     * short unless there is real work. NULL = none. */
+    /* Periodic housekeeping (e.g. diff retention; SQLite checkpoints here only as a fallback, its WAL is
+     * copied back by a background thread), called every 250 ms from the loop; must stay short unless
+     * there is real work. NULL = none. */
     void (*maintain)(aw_store *s);
     bool blocking;  /* calls may wait on a network: run storage-bound requests on the executor */
     void *impl;
