@@ -118,6 +118,13 @@ def thread_cpu_s(pid):
     return out
 
 
+def tcp_out():
+    """Tcp OutSegs from /proc/net/snmp (all processes; loopback only here)."""
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("OutSegs")])
+
+
 def io(pid):
     """/proc/<pid>/io counters: read/write syscalls and bytes."""
     out = {}
@@ -189,6 +196,7 @@ def main():
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
         th0 = thread_cpu_s(pub.proc.pid)
         io0 = io(pub.proc.pid)
+        seg0 = tcp_out()
         me0 = sum(os.times()[:2])
         t0 = time.time()
         for i in range(BURST):
@@ -214,6 +222,7 @@ def main():
         log("    publisher threads during (a): %s s (busiest first; shards are event loops, the rest storage "
             "and checkpoint threads)" % " + ".join("%.2f" % v for v, _ in loops if v >= 0.005))
         io1 = io(pub.proc.pid)
+        log("    TCP segments sent during (a), all processes: %.2f per callback" % ((tcp_out() - seg0) / float(N * BURST)))
         log("    publisher I/O during (a): %d read calls (%.1f MB), %d write calls (%.1f MB) incl. sockets"
             % (io1["syscr"] - io0["syscr"], (io1["rchar"] - io0["rchar"]) / 1e6, io1["syscw"] - io0["syscw"],
                (io1["wchar"] - io0["wchar"]) / 1e6))
