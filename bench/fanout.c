@@ -6,7 +6,8 @@
  * Each run sends one GET {peer}/meta to N distinct actor URLs http://127.0.0.<k>:PORT/<id> (spread
  * over K loopback addresses so each listener's accept queue stays short), all at once, and prints
  *   fanout N=<N> wall_ms=<ms> cpu_ms=<ms> rss_kb=<kb> form=async run=<r> ...
- * Run 1 opens new connections; later runs reuse the app's connection cache (one CURLM per app).
+ * Run 1 opens new connections; later runs reuse the app's connection cache (one CURLM per app). With 2 or
+ * more runs a last line gives the min / median / max wall time of the reused runs.
  * For N <= 100 it also runs the sync form (N sequential aw_peer_meta_get calls from another thread).
  * cpu_ms is the client process only (the peer is a separate process). */
 #include <errno.h>
@@ -262,6 +263,12 @@ static void sync_thread(void *p)
 
 static void tick(uv_timer_t *t) {}
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* By default (with 2 or more CPUs) the client runs on CPU 0 and the peer on CPU 1: the peer stands for a
  * remote server, and the scheduler must not put both on one core. --no-pin leaves placement to it. */
 static void pin_cpu(int cpu)
@@ -342,6 +349,7 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     char **urls = make_urls(n, port, addrs);
+    double *walls = calloc((size_t)(runs > 0 ? runs : 1), sizeof *walls);
     for (int r = 1; r <= runs; r++) {
         run_state rs = {0};
         double c0 = cpu_ms();
@@ -358,6 +366,7 @@ int main(int argc, char **argv)
         while (atomic_load(&rs.done) < n) uv_run(&loop, UV_RUN_ONCE);
         double wall = (uv_hrtime() - t0) / 1e6;
         double cpu = cpu_ms() - c0;
+        walls[r - 1] = wall;
         printf("fanout N=%d wall_ms=%.1f cpu_ms=%.1f rss_kb=%ld form=async run=%d conns=%s errors=%d rss_now_kb=%ld "
                "started_ms=%.1f first_ms=%.1f\n",
                n, wall, cpu, rss_kb(), r, r == 1 ? "new" : "reused", atomic_load(&rs.errors), rss_now_kb(),
@@ -365,6 +374,12 @@ int main(int argc, char **argv)
         if (rs.errors) printf("#   first error: %s: %s\n", aw_err_name(rs.first_err), rs.first_msg);
         fflush(stdout);
     }
+    if (runs >= 2) { /* the reused runs: this VM's speed drifts, so one run says little */
+        qsort(walls + 1, (size_t)(runs - 1), sizeof *walls, cmp_double);
+        printf("# N=%d reused runs (%d): min %.1f, median %.1f, max %.1f wall ms\n", n, runs - 1, walls[1],
+               walls[1 + (runs - 1) / 2], walls[runs - 1]);
+    }
+    free(walls);
     if (n <= 100) {
         sync_job j = {.app = app, .urls = urls, .n = n};
         uv_timer_t t;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/fanout.sh N [more fanout args]: build if needed, then run build/bench/fanout N.
-# Prints `fanout N=<N> wall_ms=<ms> cpu_ms=<ms> rss_kb=<kb> form=... run=...` per run.
+# Prints `fanout N=<N> wall_ms=<ms> cpu_ms=<ms> rss_kb=<kb> form=... run=...` per run, then the min / median /
+# max wall time of the runs that reused connections (`--runs R`, default 3).
 set -e
 cd "$(dirname "$0")/.."
 N=${1:-1000}
