@@ -136,17 +136,20 @@ void aw_sq_ckpt_note(aw_sq_ckpt *c, int frames)
 {
     if (!c) return;
     int base = atomic_load_explicit(&c->base, memory_order_relaxed);
-    if (frames < base) base = 0; /* the WAL started over */
-    if (frames - base < CKPT_FRAMES) {
-        if (base == 0) atomic_store_explicit(&c->base, 0, memory_order_relaxed);
-        return;
+    if (frames < base) { /* the WAL started over */
+        base = 0;
+        atomic_store_explicit(&c->base, 0, memory_order_relaxed);
     }
+    if (frames - base < CKPT_FRAMES) return;
     atomic_store_explicit(&c->base, frames, memory_order_relaxed);
     uv_mutex_lock(&c->mu);
-    if (!c->started && !c->stop) {
-        if (uv_thread_create(&c->tid, ckpt_main, c) == 0) c->started = true;
-        else c->failed = true;
-        if (c->failed) AW_WARN(c->log, "storage: cannot start the checkpoint thread; the housekeeping truncates the WAL");
+    if (!c->started && !c->stop && !c->failed) {
+        if (uv_thread_create(&c->tid, ckpt_main, c) == 0) {
+            c->started = true;
+        } else {
+            c->failed = true;
+            AW_WARN(c->log, "storage: cannot start the checkpoint thread; the housekeeping truncates the WAL");
+        }
     }
     c->want = true;
     uv_cond_signal(&c->cv);
