@@ -14,7 +14,8 @@ Receipt is observed on the subscriber side: a read-only SQLite poller on each su
 committed in the same transaction that applies the callback's data, so the receipt time is the commit time
 (+ at most one poll interval + one query). Nothing in the daemons is instrumented.
 
-Environment: AWD_BIN (daemon binary), N, BURST, SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 256),
+Environment: AWD_BIN (daemon binary), N, BURST, BURSTS (repeat (a) this often, 3 s apart, and print the median;
+default 1), SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 256),
 PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
 PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data).
 """
@@ -32,6 +33,7 @@ import awtest  # noqa: E402
 
 N = int(os.environ.get("N", "1000"))
 BURST = int(os.environ.get("BURST", "20"))
+BURSTS = max(1, int(os.environ.get("BURSTS", "1")))  # more bursts of BURST changes, 3 s apart; prints the median
 SHARDS = int(os.environ.get("SHARDS", "1"))
 PUB_SHARDS = int(os.environ.get("PUB_SHARDS", str(SHARDS)))
 # 256 in flight: with 1,024 the publisher spends more CPU per callback (longer connection-cache walks in
@@ -198,12 +200,17 @@ def main():
         io0 = io(pub.proc.pid)
         seg0 = tcp_out()
         me0 = sum(os.times()[:2])
-        t0 = time.time()
-        for i in range(BURST):
-            r = b.req("PUT", "/properties/burst%d" % i, body="value-%d" % i)
-            assert r.status == 204, r
-        t_put = time.time()
-        t1 = poll.wait_all(BURST, N, poll_ms=POLL_MS_A)
+        def burst(k):
+            """Burst k (0-based): BURST PUTs of new properties, then wait for every mirror to have them all."""
+            t0 = time.time()
+            for i in range(BURST):
+                name = "burst%d" % i if k == 0 else "burst%d_%d" % (k, i)
+                r = b.req("PUT", "/properties/" + name, body="value-%d" % i)
+                assert r.status == 204, r
+            t_put = time.time()
+            return t0, t_put, poll.wait_all(BURST * (k + 1), N, poll_ms=POLL_MS_A)
+
+        t0, t_put, t1 = burst(0)
         if perf:
             perf.send_signal(2)
             perf.wait()
@@ -235,6 +242,18 @@ def main():
                 % ((t_put - t0) * 1000))
             step = max(1, len(poll.trace) // 30)
             log("     " + "  ".join("%.0f: %d, %d" % ((tt - t0) * 1000, tot, got) for tt, tot, got in poll.trace[::step]))
+        rates = [total / (t1 - t0)]
+        for k in range(1, BURSTS):
+            time.sleep(3)
+            c0 = [cpu_s(d.proc.pid) for d in daemons]
+            bt0, bput, bt1 = burst(k)
+            rates.append(total / (bt1 - bt0))
+            c1 = [cpu_s(d.proc.pid) - c for d, c in zip(daemons, c0)]
+            log("(a) burst %d: %.0f callbacks/s (PUTs took %.3f s; CPU publisher %.2f s, subscribers %.2f + %.2f s)"
+                % (k + 1, rates[-1], bput - bt0, c1[0], c1[1], c1[2]))
+        if BURSTS > 1:
+            rs = sorted(rates)
+            log("(a) %d bursts: median %.0f callbacks/s (min %.0f, max %.0f)" % (BURSTS, rs[len(rs) // 2], rs[0], rs[-1]))
         time.sleep(3)
 
         # (b) latency of one change
@@ -243,7 +262,7 @@ def main():
         r = b.req("PUT", "/properties/single", body="one-change")
         t_ans = time.time()
         assert r.status == 204, r
-        poll.wait_all(BURST + 1, N, per_actor=seen)
+        poll.wait_all(BURST * BURSTS + 1, N, per_actor=seen)
         lat = [(v - t0) * 1000.0 for v in seen.values()]
         log("(b) latency PUT->receipt over %d subscribers: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms "
             "(poll interval %.0f ms; the PUT itself answered after %.1f ms)"
