@@ -47,6 +47,9 @@ static void on_processed(void *ud, int http_status, const char *message)
         return;
     }
     h->req = req;
+    /* Still inside the handler: the group ends within this server turn, so the connection need not be
+     * suspended (server.c, drive). */
+    if (!req->suspended) req->held = true;
     h->http_status = http_status;
     snprintf(h->message, sizeof h->message, "%s", message ? message : "");
     aw_group_defer(req->app, on_group_end, h);

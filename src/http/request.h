@@ -45,6 +45,8 @@ typedef struct aw_req {
     int status;
     struct MHD_Response *resp;
     bool suspended;
+    bool held;                  /* the answer comes with this turn's group commit (store/group.h): the
+                                 * connection is not suspended, MHD calls the handler again (server.c) */
     bool replied;
     bool offload;               /* the router asks for a storage-executor job (router.c) */
     bool offloaded;             /* that job is queued or running: replies do not resume the connection */
