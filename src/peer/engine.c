@@ -79,6 +79,7 @@ struct aw_peer_engine {
     CURL **pool;
     size_t pool_n, pool_cap;
     uint64_t pool_used_at;  /* loop time of the last aw_peer_easy_get */
+    bool env_proxy;         /* a proxy variable was set at start: libcurl reads the environment per transfer */
     /* connection caches, partitioned by origin and actor (see aw_peer_share_for) */
     CURLSH *shares[AW_PEER_NSHARES];
     /* request ids */
@@ -491,6 +492,11 @@ CURL *aw_peer_easy_get(aw_peer_engine *eng, bool *fresh)
         /* the connection a transfer opens remembers these */
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_sock);
         curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, eng);
+        /* No proxy variable at start: say so, or libcurl looks up five variables for every transfer. */
+        if (!eng->env_proxy) {
+            curl_easy_setopt(e, CURLOPT_PROXY, "");
+            curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+        }
     }
     return e;
 }
@@ -502,6 +508,7 @@ void aw_peer_easy_put(aw_peer_engine *eng, CURL *e)
         /* Not reset (curl_easy_reset re-initialises every option, a measurable part of a request): the
          * next launch sets every per-transfer option again. Drop what points into the finished op. */
         curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+        curl_easy_setopt(e, CURLOPT_CURLU, NULL);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
@@ -677,7 +684,15 @@ int aw_peer_engine_start(aw_app *app)
     eng->otab = calloc(eng->otab_n, sizeof *eng->otab);
     /* Easy handles are recycled (curl_easy_init/cleanup cost ~5% of a fan-out's CPU). Each idle one
      * keeps ~15 KB, so aw_peer_engine_trim() gives back all but AW_PEER_POOL_KEEP after a quiet spell. */
-    eng->pool_cap = eng->net.max_outbound < 1024 ? eng->net.max_outbound : 1024;
+    /* As many as may be in flight: a fan-out's handles are all reused by the next one. The pool never holds
+     * more than were in use at once, so it adds nothing to the peak. */
+    eng->pool_cap = eng->net.max_outbound;
+    /* The variables libcurl honours (it ignores an upper-case HTTP_PROXY); read once, here. */
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        if (v && *v) eng->env_proxy = true;
+    }
     eng->pool = calloc(eng->pool_cap, sizeof *eng->pool);
     eng->multi = curl_multi_init();
     bool shares_ok = true;

@@ -94,6 +94,7 @@ struct aw_op {
     char *method;
     char *url;
     char *origin_key;
+    CURLU *cu;                /* op->url parsed (CURLOPT_CURLU: libcurl does not parse it again); may be NULL */
     char *body;
     size_t body_len;
     bool has_body;
@@ -144,9 +145,10 @@ void aw_req_curl_done(aw_op *op, CURLcode rc);
 void aw_req_free_fields(aw_op *op);
 int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
                    void *ud, aw_op **out);
-/* The same with the request URL's origin key already known (stolen, also on failure; NULL = compute it). */
+/* The same with the request URL's origin key and parse already known (both stolen, also on failure;
+ * origin_key NULL = compute both). */
 int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
-                      void *ud, char *origin_key, aw_op **out);
+                      void *ud, char *origin_key, CURLU *cu, aw_op **out);
 int aw_req_submit(aw_op *op, aw_op **op_out);
 
 /* Gates (engine.c). */
@@ -171,10 +173,13 @@ uint64_t aw_peer_now(aw_peer_engine *eng);
 int aw_sync_call(aw_app *app, int (*start)(aw_app *app, void *ctx, aw_done_cb cb, void *ud), void *ctx,
                  aw_result **out, const char *what);
 
-/* URL parts via CURLU (url.c). *origin_key "scheme://host:port" (malloc). Returns AW_OK / AW_EINVAL. */
-int aw_url_origin(const char *url, char **origin_key);
-/* aw_peer_url_validate() and aw_url_origin() from one parse (*origin_key malloc'd on AW_OK). */
-int aw_peer_url_origin_checked(aw_app *app, const char *url, char **origin_key);
+/* URL parts via CURLU (url.c). *origin_key "scheme://host:port" (malloc). With cu (may be NULL), the
+ * parsed URL too (curl_url_cleanup), for CURLOPT_CURLU. Returns AW_OK / AW_EINVAL. */
+int aw_url_origin(const char *url, char **origin_key, CURLU **cu);
+/* aw_peer_url_validate() of the actor root `url` and aw_url_origin() of `request_url` (a URL below that
+ * root; NULL = the root itself) from one parse (*origin_key and *cu handed over on AW_OK). */
+int aw_peer_url_origin_checked(aw_app *app, const char *url, const char *request_url, char **origin_key,
+                               CURLU **cu);
 bool aw_addr_is_private(const struct sockaddr *sa);
 
 #endif

@@ -27,19 +27,23 @@ int aw_peer_meta_get_async(aw_app *app, const char *url, const aw_call_opts *opt
 {
     if (op_out) *op_out = NULL;
     if (!app || !url || !cb) return AW_EINVAL;
-    char *origin = NULL; /* the actor root's origin is that of {url}/meta: one parse for both */
-    int r = aw_peer_url_origin_checked(app, url, &origin);
-    if (r != AW_OK) return r;
     aw_buf b = AW_BUF_INIT;
     aw_buf_printf(&b, "%s/meta", url);
     if (b.oom) {
         aw_buf_free(&b);
-        free(origin);
         return AW_ENOMEM;
+    }
+    /* The actor root is checked; {url}/meta, with the same origin, is parsed once for both. */
+    char *origin = NULL;
+    CURLU *cu = NULL;
+    int r = aw_peer_url_origin_checked(app, url, b.data, &origin, &cu);
+    if (r != AW_OK) {
+        aw_buf_free(&b);
+        return r;
     }
     aw_peer_request req = {.method = "GET", .url = b.data};
     aw_op *op;
-    r = aw_req_prepare_at(app, &req, opts, cb, ud, origin, &op);
+    r = aw_req_prepare_at(app, &req, opts, cb, ud, origin, cu, &op);
     aw_buf_free(&b);
     if (r != AW_OK) return r;
     op->xform = meta_xform;

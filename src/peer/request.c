@@ -27,6 +27,7 @@ void aw_req_free_fields(aw_op *op)
     free(op->method);
     free(op->url);
     free(op->origin_key);
+    curl_url_cleanup(op->cu);
     free(op->body);
     curl_slist_free_all(op->hdrs);
     if (op->basic_pass) memset(op->basic_pass, 0, strlen(op->basic_pass));
@@ -47,11 +48,11 @@ static bool add_hdr(aw_op *op, const char *line)
 int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
                    void *ud, aw_op **out)
 {
-    return aw_req_prepare_at(app, req, opts, cb, ud, NULL, out);
+    return aw_req_prepare_at(app, req, opts, cb, ud, NULL, NULL, out);
 }
 
 int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
-                      void *ud, char *origin, aw_op **out)
+                      void *ud, char *origin, CURLU *cu, aw_op **out)
 {
     *out = NULL;
     int r = AW_EINVAL;
@@ -67,11 +68,16 @@ int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opt
             if (has_crlf(*h) || !strchr(*h, ':')) goto bad;
     /* app->peer is not read here: a start from another thread before the loop runs is queued (aw_app_post)
      * and judged on the loop (posted_start). */
-    if (!origin && (r = aw_url_origin(req->url, &origin)) != AW_OK) return r;
+    if (!origin) {
+        curl_url_cleanup(cu);
+        cu = NULL;
+        if ((r = aw_url_origin(req->url, &origin, &cu)) != AW_OK) return r;
+    }
 
     aw_op *op = calloc(1, sizeof *op);
     if (!op) {
         free(origin);
+        curl_url_cleanup(cu);
         return AW_ENOMEM;
     }
     atomic_init(&op->refs, 1); /* the engine's reference, dropped after delivery */
@@ -80,6 +86,7 @@ int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opt
     op->cb = cb;
     op->ud = ud;
     op->origin_key = origin;
+    op->cu = cu;
     op->method = strdup(req->method);
     op->url = strdup(req->url);
     op->idemp = req->idempotency;
@@ -140,6 +147,7 @@ int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opt
     return AW_OK;
 bad:
     free(origin);
+    curl_url_cleanup(cu);
     return r;
 }
 
@@ -331,6 +339,8 @@ void aw_req_launch_or_queue(aw_op *op)
     }
     /* Every option below is set for every transfer (recycled handles are not reset). */
     curl_easy_setopt(e, CURLOPT_URL, op->url);
+    /* With the URL string set too, libcurl neither parses op->url again nor rebuilds it from the handle. */
+    curl_easy_setopt(e, CURLOPT_CURLU, op->cu);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
     curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op->origin_key, op->url));
     curl_easy_setopt(e, CURLOPT_WRITEDATA, op);

@@ -59,10 +59,14 @@ static bool host_is_private(const char *host)
 /* One CURLU parse: scheme http/https and a host, always; with `actor_root` (app may be NULL) also the
  * actor-root rules of clarifications #3 (no userinfo, query or fragment, no trailing slash, no control
  * characters, private hosts refused when configured). With origin_key, "scheme://host:port" in lower case
- * (malloc'd). */
-static int url_check(aw_app *app, const char *url, bool actor_root, char **origin_key)
+ * (malloc'd). `parse` (NULL: `url`) is the URL actually parsed: a request URL below the actor root `url`,
+ * which has the same scheme, host and port. With keep, the parsed CURLU of `parse` is handed over on AW_OK
+ * (for CURLOPT_CURLU: libcurl then skips its own parse). */
+static int url_check(aw_app *app, const char *url, const char *parse, bool actor_root, char **origin_key,
+                     CURLU **keep)
 {
     if (origin_key) *origin_key = NULL;
+    if (keep) *keep = NULL;
     if (!url || !*url) return AW_EINVAL;
     if (actor_root) {
         size_t n = strlen(url);
@@ -75,7 +79,7 @@ static int url_check(aw_app *app, const char *url, bool actor_root, char **origi
     if (!u) return AW_ENOMEM;
     int r = AW_EINVAL;
     char *scheme = NULL, *host = NULL, *port = NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) goto out;
+    if (curl_url_set(u, CURLUPART_URL, parse ? parse : url, 0) != CURLUE_OK) goto out;
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) goto out;
     if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) goto out;
     if (actor_root && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) goto out;
@@ -94,6 +98,10 @@ static int url_check(aw_app *app, const char *url, bool actor_root, char **origi
         *origin_key = aw_buf_take(&b);
         if (!*origin_key) r = AW_ENOMEM;
     }
+    if (r == AW_OK && keep) {
+        *keep = u;
+        u = NULL;
+    }
 out:
     curl_free(scheme);
     curl_free(host);
@@ -102,11 +110,15 @@ out:
     return r;
 }
 
-int aw_url_origin(const char *url, char **origin_key) { return url_check(NULL, url, false, origin_key); }
-
-int aw_peer_url_validate(aw_app *app, const char *url) { return url_check(app, url, true, NULL); }
-
-int aw_peer_url_origin_checked(aw_app *app, const char *url, char **origin_key)
+int aw_url_origin(const char *url, char **origin_key, CURLU **cu)
 {
-    return url_check(app, url, true, origin_key);
+    return url_check(NULL, url, NULL, false, origin_key, cu);
+}
+
+int aw_peer_url_validate(aw_app *app, const char *url) { return url_check(app, url, NULL, true, NULL, NULL); }
+
+int aw_peer_url_origin_checked(aw_app *app, const char *url, const char *request_url, char **origin_key,
+                               CURLU **cu)
+{
+    return url_check(app, url, request_url, true, origin_key, cu);
 }

@@ -625,12 +625,26 @@ static void test_url_validate(void **state)
     assert_int_equal(aw_peer_url_validate(NULL, ""), AW_EINVAL);
     /* validation and the origin key from one parse */
     char *origin = NULL;
-    assert_int_equal(aw_peer_url_origin_checked(NULL, "https://Peer.Example.com/abc", &origin), AW_OK);
+    CURLU *cu = NULL;
+    assert_int_equal(aw_peer_url_origin_checked(NULL, "https://Peer.Example.com/abc", NULL, &origin, NULL), AW_OK);
     assert_string_equal(origin, "https://peer.example.com:443");
     free(origin);
-    assert_int_equal(aw_peer_url_origin_checked(NULL, "https://peer.example.com/abc?x=1", &origin), AW_EINVAL);
+    assert_int_equal(aw_peer_url_origin_checked(NULL, "https://peer.example.com/abc?x=1", NULL, &origin, &cu),
+                     AW_EINVAL);
     assert_null(origin);
-    assert_int_equal(aw_url_origin("http://127.0.0.1:8080/a/b?c=1", &origin), AW_OK);
+    assert_null(cu);
+    /* the root is checked, the request URL below it is parsed and handed over (for CURLOPT_CURLU) */
+    assert_int_equal(aw_peer_url_origin_checked(NULL, "http://Peer:81/abc", "http://Peer:81/abc/meta", &origin, &cu),
+                     AW_OK);
+    assert_string_equal(origin, "http://peer:81");
+    assert_non_null(cu);
+    char *path = NULL;
+    assert_int_equal(curl_url_get(cu, CURLUPART_PATH, &path, 0), CURLUE_OK);
+    assert_string_equal(path, "/abc/meta");
+    curl_free(path);
+    curl_url_cleanup(cu);
+    free(origin);
+    assert_int_equal(aw_url_origin("http://127.0.0.1:8080/a/b?c=1", &origin, NULL), AW_OK);
     assert_string_equal(origin, "http://127.0.0.1:8080");
     free(origin);
     aw_net_config net = {0};
