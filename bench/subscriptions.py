@@ -17,7 +17,9 @@ committed in the same transaction that applies the callback's data, so the recei
 Environment: AWD_BIN (daemon binary), N, BURST, BURSTS (repeat (a) this often, 3 s apart, and print the median;
 default 1), SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 256),
 PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
-PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data).
+PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data), CALLGRIND=pub|sub (run the
+publisher, or the first subscriber daemon, under valgrind --tool=callgrind and collect only during (a), into
+/tmp/aw-sub-bench.cg.<pid>: exact instruction counts per callback, immune to the VM's speed changes).
 """
 import concurrent.futures
 import os
@@ -82,7 +84,7 @@ class Poller:
         """Callbacks applied so far: the sum of the mirrors' sequence numbers."""
         return sum(c.execute("SELECT coalesce(sum(sequence),0) FROM subscriptions WHERE callback=1 AND peerid=?", (self.pub_id,)).fetchone()[0] for c in self.conns)
 
-    def wait_all(self, seq, n, timeout=120, per_actor=None, poll_ms=None):
+    def wait_all(self, seq, n, timeout=600 if os.environ.get("CALLGRIND") else 120, per_actor=None, poll_ms=None):
         """Poll until n mirrors reached seq; records first-seen times in per_actor. Returns end time."""
         deadline = time.time() + timeout
         while True:
@@ -148,8 +150,11 @@ def main():
     pub_args = common + ["--delivery-concurrency", CONC, "--peer-per-origin", PER_ORIGIN,
                          "--peer-max-outbound", str(max(int(CONC), int(PER_ORIGIN)) * 2)] + \
         os.environ.get("PUB_ARGS", "").split()
-    pub = awtest.Daemon(*pub_args, devtest=False, shards=PUB_SHARDS)
-    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS) for _ in range(2)]
+    cg = os.environ.get("CALLGRIND")
+    wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/tmp/aw-sub-bench.cg.%p"]
+    pub = awtest.Daemon(*pub_args, devtest=False, shards=PUB_SHARDS, wrap=wrap if cg == "pub" else None)
+    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS, wrap=wrap if cg == "sub" and i == 0 else None)
+            for i in range(2)]
     log("bench/subscriptions: N=%d burst=%d shards: publisher %d, subscriber daemons %d each; cores=%d"
         % (N, BURST, PUB_SHARDS, SHARDS, os.cpu_count()))
     log("publisher flags: %s" % " ".join(pub_args))
@@ -195,6 +200,9 @@ def main():
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         daemons = [pub] + subs
+        if cg:
+            subprocess.run(["callgrind_control", "-i", "on", str((pub if cg == "pub" else subs[0]).proc.pid)],
+                           stdout=subprocess.DEVNULL, check=True)
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
         th0 = thread_cpu_s(pub.proc.pid)
         io0 = io(pub.proc.pid)
@@ -211,6 +219,9 @@ def main():
             return t0, t_put, poll.wait_all(BURST * (k + 1), N, poll_ms=POLL_MS_A)
 
         t0, t_put, t1 = burst(0)
+        if cg:
+            subprocess.run(["callgrind_control", "-i", "off", str((pub if cg == "pub" else subs[0]).proc.pid)],
+                           stdout=subprocess.DEVNULL, check=True)
         if perf:
             perf.send_signal(2)
             perf.wait()

@@ -262,33 +262,45 @@ static void on_sent(const aw_result *res, void *ud)
     if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
-/* The callback body of protocol.md §9.9 for one job, as JSON text in w (NULL data when out of memory).
- * The envelope is made with jansson; a diff's data is spliced in as the stored text (written by
- * aw_json_dump, so valid JSON) instead of being parsed and serialised again. ts and blob are the diff
- * (unused for a resync). */
+/* The callback body of protocol.md §9.9 for one job, as JSON text in w (NULL data when out of memory or
+ * when a stored string is not UTF-8). Written straight into a buffer (aw_json_buf_str escapes exactly as
+ * jansson does): building a jansson object only to serialise it cost ~8 % of the publisher's instructions
+ * per callback. A diff's data is spliced in as the stored text (written by aw_json_dump, so valid JSON).
+ * ts and blob are the diff (unused for a resync). */
 static void build_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
                        const char *ts, const char *blob, bool *downgraded, size_t *orig_size, wire_body *w)
 {
     memset(w, 0, sizeof *w);
-    json_t *b = json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", j->actor, "subscriptionid", sub->subid, "target",
-                          sub->target, "sequence", (json_int_t)j->seq, "granularity", sub->granularity);
-    if (!b) return;
-    if (*sub->subtarget) json_object_set_new(b, "subtarget", json_string(sub->subtarget));
-    if (*sub->resource) json_object_set_new(b, "resource", json_string(sub->resource));
-    const char *data = NULL;
+    aw_buf o = AW_BUF_INIT;
+    bool ok = true;
+    aw_buf_puts(&o, "{\"id\":");
+    ok = ok && aw_json_buf_str(&o, j->actor);
+    aw_buf_puts(&o, ",\"subscriptionid\":");
+    ok = ok && aw_json_buf_str(&o, sub->subid);
+    aw_buf_puts(&o, ",\"target\":");
+    ok = ok && aw_json_buf_str(&o, sub->target);
+    aw_buf_printf(&o, ",\"sequence\":%lld,\"granularity\":", (long long)j->seq);
+    ok = ok && aw_json_buf_str(&o, sub->granularity);
+    if (*sub->subtarget) {
+        aw_buf_puts(&o, ",\"subtarget\":");
+        ok = ok && aw_json_buf_str(&o, sub->subtarget);
+    }
+    if (*sub->resource) {
+        aw_buf_puts(&o, ",\"resource\":");
+        ok = ok && aw_json_buf_str(&o, sub->resource);
+    }
+    aw_buf u = AW_BUF_INIT; /* the url of a resync or low-granularity callback */
     if (!strcmp(j->kind, "resync")) {
         char now[32];
         aw_time_iso(now);
-        aw_buf u = AW_BUF_INIT;
         aw_buf_printf(&u, "%s/%s", actor_url, sub->target);
         if (*sub->subtarget) aw_buf_printf(&u, "/%s", sub->subtarget);
-        char *url = aw_buf_take(&u);
-        json_object_set_new(b, "timestamp", json_string(now));
-        json_object_set_new(b, "type", json_string("resync"));
-        json_object_set_new(b, "url", json_string(url ? url : ""));
-        free(url);
+        aw_buf_puts(&o, ",\"timestamp\":");
+        ok = ok && aw_json_buf_str(&o, now);
+        aw_buf_puts(&o, ",\"type\":\"resync\"");
     } else {
-        json_object_set_new(b, "timestamp", json_string(ts));
+        aw_buf_puts(&o, ",\"timestamp\":");
+        ok = ok && aw_json_buf_str(&o, ts);
         size_t blen = strlen(blob);
         bool low = !strcmp(sub->granularity, "low") || !strcmp(j->kind, "diff_low");
         if (!low && blen + 512 > cap_bytes) {
@@ -297,35 +309,24 @@ static void build_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_re
             *orig_size = blen;
         }
         if (low) {
-            aw_buf u = AW_BUF_INIT;
             aw_buf_printf(&u, "%s/subscriptions/%s/%s/%lld", actor_url, sub->peerid, sub->subid, (long long)j->seq);
-            char *url = aw_buf_take(&u);
-            json_object_set_new(b, "url", json_string(url ? url : ""));
-            free(url);
         } else {
-            data = blob;
+            aw_buf_puts(&o, ",\"data\":");
+            aw_buf_append(&o, blob, blen);
         }
     }
-    char *txt = json_dumps(b, JSON_COMPACT);
-    json_decref(b);
-    if (!txt) return;
-    size_t len = strlen(txt);
-    if (data) { /* {...} -> {...,"data":<blob>} */
-        size_t dlen = strlen(data);
-        char *full = realloc(txt, len + dlen + 9);
-        if (!full) {
-            free(txt);
-            return;
-        }
-        txt = full;
-        memcpy(txt + len - 1, ",\"data\":", 8);
-        memcpy(txt + len + 7, data, dlen);
-        len = len + 7 + dlen;
-        txt[len++] = '}';
-        txt[len] = 0;
+    if (u.len || u.oom) {
+        aw_buf_puts(&o, ",\"url\":");
+        ok = ok && !u.oom && aw_json_buf_str(&o, u.data);
     }
-    w->data = txt;
-    w->len = len;
+    aw_buf_free(&u);
+    aw_buf_puts(&o, "}");
+    if (!ok || o.oom) {
+        aw_buf_free(&o);
+        return;
+    }
+    w->len = o.len;
+    w->data = aw_buf_take(&o);
 }
 
 static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job)

@@ -1,4 +1,5 @@
 #include "util/json.h"
+#include "util/str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,41 @@ bool aw_json_is_json(const char *buf, size_t len)
     json_t *v = json_loadb(buf, len, JSON_DECODE_ANY, &err);
     if (!v) return false;
     json_decref(v);
+    return true;
+}
+
+bool aw_json_buf_str(aw_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (!aw_utf8_valid(s, n)) return false;
+    static const char hex[] = "0123456789ABCDEF";
+    aw_buf_append(b, "\"", 1);
+    const char *run = s; /* bytes copied as they are */
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        aw_buf_append(b, run, (size_t)(p - run));
+        run = p + 1;
+        char e[6] = {'\\', 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            memcpy(e + 1, "u00", 3);
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            el = 6;
+        }
+        aw_buf_append(b, e, el);
+    }
+    aw_buf_append(b, run, strlen(run));
+    aw_buf_append(b, "\"", 1);
     return true;
 }
 

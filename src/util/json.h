@@ -24,6 +24,13 @@ bool aw_json_is_json(const char *buf, size_t len);
 /* Compact serialisation (jansson JSON_COMPACT | JSON_ENCODE_ANY). Returns malloc'd string or NULL. */
 char *aw_json_dump(const json_t *v);
 
+/* Append `s` to `b` as a JSON string literal, quotes included, byte for byte as jansson's json_dumps()
+ * writes a json_string (UTF-8 passed through; `"`, `\\` and control characters escaped). For hot paths
+ * that would otherwise build a jansson object only to serialise it. false (nothing appended) when `s` is
+ * not valid UTF-8, which jansson refuses too. */
+struct aw_buf;
+bool aw_json_buf_str(struct aw_buf *b, const char *s);
+
 /* Nesting depth of a value (scalars 0, {} 1). */
 int aw_json_depth(const json_t *v);
 

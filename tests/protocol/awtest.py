@@ -86,7 +86,7 @@ def request(port, method, path, body=None, json_body=None, headers=None, auth=No
 class Daemon:
     """One actingwebd process with its own data directory."""
 
-    def __init__(self, *extra, devtest=True, shards=1, data=None, env=None):
+    def __init__(self, *extra, devtest=True, shards=1, data=None, env=None, wrap=None):
         self.port = free_port()
         self.own_data = data is None
         self.data = data or tempfile.mkdtemp(prefix="awtest-")
@@ -94,12 +94,13 @@ class Daemon:
         self.devtest = devtest
         self.shards = shards
         self.env = env
+        self.wrap = list(wrap or [])  # a command prefix, e.g. valgrind (benchmarks)
         self.proc = None
         self.log_path = os.path.join(self.data, "daemon.log")
         self.base = "http://127.0.0.1:%d" % self.port
 
     def start(self):
-        args = [AWD_BIN, "--host", "127.0.0.1", "--port", str(self.port), "--data", self.data,
+        args = self.wrap + [AWD_BIN, "--host", "127.0.0.1", "--port", str(self.port), "--data", self.data,
                 "--shards", str(self.shards), "--log-level", "warn"] + self.extra
         if self.devtest:
             args.append("--devtest")
@@ -107,7 +108,7 @@ class Daemon:
         env.update(self.env or {})
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=env)
-        deadline = time.time() + 20
+        deadline = time.time() + (120 if self.wrap else 20)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("actingwebd exited at start: %s" % self.read_log())

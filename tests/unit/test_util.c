@@ -355,6 +355,34 @@ static void buf_basics(void **st)
 }
 
 /* gzip/deflate round trips, the output bound (a "zip bomb" stops at the limit), bad streams, coding names. */
+/* aw_json_buf_str writes what jansson writes for a json_string, byte for byte. */
+static void json_buf_str_matches_jansson(void **state)
+{
+    (void)state;
+    const char *samples[] = {"", "plain", "a\"b\\c/d", "tab\tnl\ncr\rbs\bff\f", "\x01\x1f\x7f end",
+                             "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "2026-11-25T20:00:00.123456Z"};
+    char all[128];
+    for (int i = 1; i < 128; i++) all[i - 1] = (char)i;
+    all[127] = 0;
+    for (size_t i = 0; i <= sizeof samples / sizeof *samples; i++) {
+        const char *s = i < sizeof samples / sizeof *samples ? samples[i] : all;
+        json_t *j = json_string(s);
+        assert_non_null(j);
+        char *want = json_dumps(j, JSON_ENCODE_ANY);
+        aw_buf b = AW_BUF_INIT;
+        assert_true(aw_json_buf_str(&b, s));
+        aw_buf_append(&b, "", 1);
+        assert_string_equal(b.data, want);
+        free(want);
+        json_decref(j);
+        aw_buf_free(&b);
+    }
+    aw_buf b = AW_BUF_INIT;
+    assert_false(aw_json_buf_str(&b, "bad \xc3\x28 utf-8")); /* refused, as json_string() refuses it */
+    assert_int_equal(b.len, 0);
+    aw_buf_free(&b);
+}
+
 static void zip_roundtrip_and_limits(void **state)
 {
     (void)state;
@@ -402,6 +430,7 @@ int main(void)
         cmocka_unit_test(ct_streq), cmocka_unit_test(misc_str),
         cmocka_unit_test(rand_formats), cmocka_unit_test(time_formats),
         cmocka_unit_test(buf_basics), cmocka_unit_test(zip_roundtrip_and_limits),
+        cmocka_unit_test(json_buf_str_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
