@@ -55,8 +55,12 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
            " SELECT o.id FROM outbox o WHERE o.due_ms <= ?2 AND o.lease_until <= ?2"
            " AND NOT EXISTS (SELECT 1 FROM peer_pauses pp WHERE pp.actor = o.actor AND pp.peerid = o.peerid"
            "   AND pp.until_ms > ?2)"
+           /* Two NOT EXISTS, each an index range on outbox_sub (actor, subid, seq, id) that stops at the
+            * first entry; one with an OR scanned every job of the subscription for each head. */
            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
-           "   AND p.subid <> '' AND (p.seq < o.seq OR (p.seq = o.seq AND p.id < o.id)))"
+           "   AND p.seq < o.seq AND o.subid <> '')"
+           " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
+           "   AND p.seq = o.seq AND p.id < o.id AND o.subid <> '')"
            " ORDER BY o.due_ms LIMIT ?4)"
            " RETURNING id, actor, subid, peerid, seq, kind, payload, attempts, due_ms");
     if (!st) {
