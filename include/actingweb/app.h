@@ -21,7 +21,10 @@ typedef enum aw_log_level { AW_LOG_ERROR = 0, AW_LOG_WARN = 1, AW_LOG_INFO = 2, 
  * reach it. */
 typedef void (*aw_log_fn)(aw_log_level level, const char *msg, void *ud);
 
-/* Peer-client limits and timeouts (sdk-api.md §3, clarifications.md #3). 0 = default. */
+/* Peer-client limits and timeouts (sdk-api.md §3, clarifications.md #3). 0 = default.
+ * Outbound requests honour the proxy variables libcurl knows (http_proxy, https_proxy / HTTPS_PROXY,
+ * all_proxy / ALL_PROXY, with no_proxy / NO_PROXY); whether any of the proxy variables is set is read once,
+ * when the app's loop starts: with none set, no proxy is used and no variable is looked up per request. */
 typedef struct aw_net_config {
     uint32_t connect_ms;    /* per connect; default 5000 */
     uint32_t attempt_ms;    /* per HTTP attempt; default 10000 */

@@ -321,5 +321,22 @@ class TrustShutdown(unittest.TestCase):
             d.cleanup()
 
 
+class ProxyEnvironment(unittest.TestCase):
+    # Peer requests honour libcurl's proxy variables; the engine reads whether one is set once, at start
+    # (src/peer/engine.c), and must still hand the variable to libcurl when it is.
+    def test_http_proxy_is_used(self):
+        proxy = FakePeer()  # answers like a peer, so it can stand in for a forwarding proxy
+        d = awtest.Daemon(env={"http_proxy": "http://127.0.0.1:%d" % proxy.port, "no_proxy": ""}).start()
+        try:
+            a = d.create_actor()
+            url = "http://peer.invalid:9/%s" % PEER_ID  # not resolvable: only the proxy can reach it
+            a.req("POST", "/trust", json_body={"url": url, "relationship": "friend"}, timeout=60)
+            self.assertIn(("GET", url + "/meta"), [(m, p) for m, p, _, _ in proxy.seen], proxy.seen)
+        finally:
+            proxy.close()
+            d.stop()
+            d.cleanup()
+
+
 if __name__ == "__main__":
     awtest.main()
