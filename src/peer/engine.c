@@ -684,9 +684,9 @@ int aw_peer_engine_start(aw_app *app)
     eng->otab = calloc(eng->otab_n, sizeof *eng->otab);
     /* Easy handles are recycled (curl_easy_init/cleanup cost ~5% of a fan-out's CPU). Each idle one
      * keeps ~15 KB, so aw_peer_engine_trim() gives back all but AW_PEER_POOL_KEEP after a quiet spell. */
-    /* As many as may be in flight: a fan-out's handles are all reused by the next one. The pool never holds
-     * more than were in use at once, so it adds nothing to the peak. */
-    eng->pool_cap = eng->net.max_outbound;
+    /* As many as may be in flight (up to 65,536): a fan-out's handles are all reused by the next one. The
+     * pool never holds more than were in use at once, so it adds nothing to the peak. */
+    eng->pool_cap = eng->net.max_outbound < 65536 ? eng->net.max_outbound : 65536;
     /* The variables libcurl honours (it ignores an upper-case HTTP_PROXY); read once, here. */
     static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
     for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++) {
