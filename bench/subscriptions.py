@@ -200,9 +200,9 @@ def main():
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         daemons = [pub] + subs
+        cg_pid = str((pub if cg == "pub" else subs[0]).proc.pid)
         if cg:
-            subprocess.run(["callgrind_control", "-i", "on", str((pub if cg == "pub" else subs[0]).proc.pid)],
-                           stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(["callgrind_control", "-i", "on", cg_pid], stdout=subprocess.DEVNULL, check=True)
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
         th0 = thread_cpu_s(pub.proc.pid)
         io0 = io(pub.proc.pid)
@@ -220,8 +220,7 @@ def main():
 
         t0, t_put, t1 = burst(0)
         if cg:
-            subprocess.run(["callgrind_control", "-i", "off", str((pub if cg == "pub" else subs[0]).proc.pid)],
-                           stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(["callgrind_control", "-i", "off", cg_pid], stdout=subprocess.DEVNULL, check=True)
         if perf:
             perf.send_signal(2)
             perf.wait()
