@@ -99,7 +99,13 @@ uint64_t aw_peer_now(aw_peer_engine *eng)
 
 void aw_peer_next_request_id(aw_peer_engine *eng, char out[40])
 {
-    snprintf(out, 40, "%s%016llx", eng->rid_prefix, (unsigned long long)++eng->rid_ctr);
+    /* prefix + the counter in 16 hex digits; by hand, as it runs for every request */
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(eng->rid_prefix);
+    memcpy(out, eng->rid_prefix, n);
+    uint64_t v = ++eng->rid_ctr;
+    for (int i = 15; i >= 0; i--, v >>= 4) out[n + (size_t)i] = hex[v & 15];
+    out[n + 16] = 0;
 }
 
 /* ---------------- timer heap ---------------- */
@@ -301,7 +307,7 @@ static void op_abort(aw_op *op, int status, bool defer)
             if (r) {
                 r->attempts = op->attempts;
                 r->remote_state = op->maybe_sent ? AW_REMOTE_UNKNOWN : AW_REMOTE_NONE;
-                aw_result_setmsg(r, "%s %s: %s", op->method, op->url, aw_strerror(status));
+                aw_result_setmsg_req(r, op->method, op->url, aw_strerror(status));
             }
             aw_op_finish(op, r, defer);
         }

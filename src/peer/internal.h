@@ -45,6 +45,8 @@ struct aw_result {
 aw_result *aw_result_new(int status);
 /* Replace the message (printf-style). */
 void aw_result_setmsg(aw_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replace the message with "<method> <url>: <why>" (a request's outcome; no printf on this per-request path). */
+void aw_result_setmsg_req(aw_result *r, const char *method, const char *url, const char *why);
 
 /* ---- timers: one uv_timer per engine, a min-heap of nodes ---- */
 typedef struct aw_tnode {

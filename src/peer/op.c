@@ -28,6 +28,21 @@ void aw_result_setmsg(aw_result *r, const char *fmt, ...)
     r->message = strdup(buf);
 }
 
+void aw_result_setmsg_req(aw_result *r, const char *method, const char *url, const char *why)
+{
+    if (!r) return;
+    size_t a = strlen(method), b = strlen(url), c = strlen(why);
+    char *m = malloc(a + b + c + 4);
+    if (!m) return; /* the previous message stays */
+    memcpy(m, method, a);
+    m[a] = ' ';
+    memcpy(m + a + 1, url, b);
+    memcpy(m + a + 1 + b, ": ", 2);
+    memcpy(m + a + 3 + b, why, c + 1);
+    free(r->message);
+    r->message = m;
+}
+
 int aw_result_status(const aw_result *res) { return res ? res->status : AW_EINVAL; }
 int aw_result_http_status(const aw_result *res) { return res ? res->http_status : 0; }
 /* Parsed on first use (most callers of a fan-out never look at the body). Results may be shared across

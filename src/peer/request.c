@@ -160,9 +160,8 @@ static void start_on_loop(aw_op *op)
 {
     aw_peer_engine *eng = aw_peer_eng(op->app);
     aw_op_register(eng, op);
-    char rid[40], line[80];
-    aw_peer_next_request_id(eng, rid);
-    snprintf(line, sizeof line, "X-Request-ID: %s", rid);
+    char line[16 + 40] = "X-Request-ID: ";
+    aw_peer_next_request_id(eng, line + 14);
     if (!add_hdr(op, line)) {
         aw_op_finish(op, aw_result_new(AW_ENOMEM), true);
         return;
@@ -182,7 +181,7 @@ static void posted_start(aw_app *app, void *ud)
         int st = op->cancel_pending ? AW_ECANCELED : AW_ESHUTDOWN;
         aw_op_register(aw_peer_eng(app), op);
         aw_result *r = aw_result_new(st);
-        aw_result_setmsg(r, "%s %s: %s", op->method, op->url, aw_strerror(st));
+        aw_result_setmsg_req(r, op->method, op->url, aw_strerror(st));
         aw_op_finish(op, r, false); /* a posted closure, not the start call */
         return;
     }
@@ -294,7 +293,7 @@ static void finish_status(aw_op *op, int status, const char *why, bool defer)
     if (r) {
         r->attempts = op->attempts;
         r->remote_state = op->maybe_sent ? AW_REMOTE_UNKNOWN : AW_REMOTE_NONE;
-        aw_result_setmsg(r, "%s %s: %s", op->method, op->url, why);
+        aw_result_setmsg_req(r, op->method, op->url, why);
     }
     aw_op_finish(op, r, defer);
 }
@@ -546,7 +545,7 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
         if (st == AW_OK) r->remote_state = AW_REMOTE_APPLIED;
         else if (answered && http >= 200 && http < 300) r->remote_state = AW_REMOTE_APPLIED;
         else r->remote_state = op->maybe_sent ? AW_REMOTE_UNKNOWN : AW_REMOTE_NONE;
-        aw_result_setmsg(r, "%s %s: %s", op->method, op->url, why);
+        aw_result_setmsg_req(r, op->method, op->url, why);
     }
     aw_op_finish(op, r, false);
 }
