@@ -3,6 +3,7 @@
  * one uv_timer for the
  * engine's own timers (a min-heap of deadlines, backoffs and deferred completions), and the two
  * counting gates (net.max_outbound in total, net.per_origin per scheme+host+port) with FIFO queues. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +18,17 @@
 /* libcurl 7.88 scans connection lists per transfer: curl_multi_remove_handle() walks the whole
  * connection cache (close_connect_only) and reuse walks every connection to the host (busy ones
  * included), which makes a fan-out of N transfers O(N^2) once N connections are cached (10,000
- * transfers to 16 hosts: ~0.9 s in removals alone; then ~25 us per transfer in the reuse scan). The
- * single CURLM keeps driving every transfer and owns the DNS cache; connections and TLS sessions live
- * in AW_PEER_NSHARES curl_share objects. An origin's transfers spread over AW_PEER_SPREAD of them,
- * chosen by the actor URL, so each actor always reuses the same partition, a fan-out to many actors
- * of one host scans short lists, and a host sees at most AW_PEER_SPREAD idle pools from us.
- * Loop thread only, so the shares need no locks. */
-#define AW_PEER_NSHARES 128
-#define AW_PEER_SPREAD 8
+ * transfers to 16 hosts: ~0.9 s in removals alone). Those walks also miss the cache on every connection
+ * they pass. The single CURLM keeps driving every transfer and owns the DNS cache; connections and TLS
+ * sessions live in up to AW_PEER_NSHARES curl_share objects, made on first use. An origin's transfers
+ * run in lanes of AW_PEER_LANE: a transfer takes the lowest lane with a free place, and each lane of
+ * an origin has a share of its own (by hash). A lane never has more than AW_PEER_LANE transfers at once,
+ * and libcurl opens a connection only when every one of the lane's is busy, so no lane ever holds more
+ * than AW_PEER_LANE connections to its origin: every scan is short. Low lanes are taken first, so an
+ * origin's idle connections are reused much as from one pool (its connections ~ its peak concurrency,
+ * rounded up to a lane). Loop thread only, so the shares need no locks. */
+#define AW_PEER_NSHARES 1024 /* power of 2 */
+#define AW_PEER_LANE 16
 #define AW_PEER_POOL_KEEP 32
 #define AW_PEER_POOL_IDLE_MS 10000
 
@@ -44,6 +48,9 @@ typedef struct aw_csock {
 
 typedef struct aw_origin {
     char *key;
+    size_t hash;        /* of key */
+    uint16_t *lanes;    /* transfers in each lane (see AW_PEER_LANE) */
+    uint32_t n_lanes;
     uint32_t in_flight;
     aw_op *qhead, *qtail;
     struct aw_origin *hnext;
@@ -80,7 +87,7 @@ struct aw_peer_engine {
     size_t pool_n, pool_cap;
     uint64_t pool_used_at;  /* loop time of the last aw_peer_easy_get */
     bool env_proxy;         /* a proxy variable was set at start: libcurl reads the environment per transfer */
-    /* connection caches, partitioned by origin and actor (see aw_peer_share_for) */
+    /* connection caches, one per lane of an origin (see aw_peer_share_for); NULL until first used */
     CURLSH *shares[AW_PEER_NSHARES];
     /* request ids */
     char rid_prefix[17];
@@ -483,10 +490,36 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key, const char *url)
+static CURLSH *share_at(aw_peer_engine *eng, size_t i)
 {
-    size_t i = hash_str(origin_key) + hash_str(url) % AW_PEER_SPREAD;
-    return eng->shares[i % AW_PEER_NSHARES];
+    i &= AW_PEER_NSHARES - 1;
+    if (!eng->shares[i]) {
+        CURLSH *sh = curl_share_init();
+        if (!sh) return NULL; /* the transfer uses the multi's own cache */
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        eng->shares[i] = sh;
+    }
+    return eng->shares[i];
+}
+
+CURLSH *aw_peer_share_for(aw_peer_engine *eng, aw_op *op)
+{
+    aw_origin *o = op->holds_origin ? op->origin : NULL;
+    if (!o) return share_at(eng, hash_str(op->origin_key));
+    uint32_t i = 0;
+    while (i < o->n_lanes && o->lanes[i] >= AW_PEER_LANE) i++;
+    if (i == o->n_lanes) {
+        uint32_t nn = o->n_lanes ? o->n_lanes * 2 : 4;
+        uint16_t *nl = realloc(o->lanes, nn * sizeof *nl);
+        if (!nl) return share_at(eng, o->hash + i * 2654435761u); /* not counted: OOM on bookkeeping */
+        memset(nl + o->n_lanes, 0, (nn - o->n_lanes) * sizeof *nl);
+        o->lanes = nl;
+        o->n_lanes = nn;
+    }
+    o->lanes[i]++;
+    op->lane = i + 1;
+    return share_at(eng, o->hash + i * 2654435761u);
 }
 
 CURL *aw_peer_easy_get(aw_peer_engine *eng, bool *fresh)
@@ -559,6 +592,7 @@ static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
         free(o);
         return NULL;
     }
+    o->hash = hash_str(key);
     o->hnext = eng->otab[b];
     eng->otab[b] = o;
     eng->n_origins++;
@@ -568,12 +602,14 @@ static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
 static void origin_maybe_free(aw_peer_engine *eng, aw_origin *o)
 {
     if (o->in_flight || o->qhead || eng->pump_depth) return;
+    for (uint32_t i = 0; i < o->n_lanes; i++) assert(o->lanes[i] == 0); /* every transfer gave its place back */
     size_t b = hash_str(o->key) & (eng->otab_n - 1);
     for (aw_origin **pp = &eng->otab[b]; *pp; pp = &(*pp)->hnext) {
         if (*pp == o) {
             *pp = o->hnext;
             eng->n_origins--;
             free(o->key);
+            free(o->lanes);
             free(o);
             return;
         }
@@ -661,6 +697,8 @@ void aw_gate_release(aw_op *op)
         op->holds_origin = false;
         o->in_flight--;
     }
+    if (op->lane && o) o->lanes[op->lane - 1]--; /* its transfer has left curl */
+    op->lane = 0;
     op->origin = NULL;
     eng->pump_depth++; /* a launch that fails at once releases its slots again (nested) */
     pump(eng, o);
@@ -701,18 +739,7 @@ int aw_peer_engine_start(aw_app *app)
     }
     eng->pool = calloc(eng->pool_cap, sizeof *eng->pool);
     eng->multi = curl_multi_init();
-    bool shares_ok = true;
-    for (int i = 0; i < AW_PEER_NSHARES; i++) {
-        eng->shares[i] = curl_share_init();
-        if (!eng->shares[i]) shares_ok = false;
-        else {
-            curl_share_setopt(eng->shares[i], CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-            curl_share_setopt(eng->shares[i], CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-        }
-    }
-    if (!eng->otab || !eng->pool || !eng->multi || !shares_ok) {
-        for (int i = 0; i < AW_PEER_NSHARES; i++)
-            if (eng->shares[i]) curl_share_cleanup(eng->shares[i]);
+    if (!eng->otab || !eng->pool || !eng->multi) {
         if (eng->multi) curl_multi_cleanup(eng->multi);
         free(eng->otab);
         free(eng->pool);
@@ -725,16 +752,15 @@ int aw_peer_engine_start(aw_app *app)
     curl_multi_setopt(eng->multi, CURLMOPT_SOCKETDATA, eng);
     curl_multi_setopt(eng->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(eng->multi, CURLMOPT_TIMERDATA, eng);
-    /* Idle connections kept per connection-cache partition (libcurl applies the multi's MAXCONNECTS
-     * to each share): about per_origin per origin (sdk-api.md §3.4), as a partition may hold a few
-     * origins; idle connections older than 90 s are not reused (CURLOPT_MAXAGE_CONN). */
+    /* Connections kept per share (libcurl applies the multi's MAXCONNECTS to each share): a share holds
+     * the lanes of a few origins, at most AW_PEER_LANE connections each, so this only bounds the odd
+     * crowded share; idle connections older than 90 s are not reused (CURLOPT_MAXAGE_CONN). */
     long maxc = 2L * eng->net.per_origin;
     long part = ((long)eng->net.max_outbound + AW_PEER_NSHARES - 1) / AW_PEER_NSHARES;
     curl_multi_setopt(eng->multi, CURLMOPT_MAXCONNECTS, maxc > part ? maxc : part);
     eng->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (eng->epfd < 0 || uv_poll_init(app->loop, &eng->ep_poll, eng->epfd) != 0) {
         if (eng->epfd >= 0) close(eng->epfd);
-        for (int i = 0; i < AW_PEER_NSHARES; i++) curl_share_cleanup(eng->shares[i]);
         curl_multi_cleanup(eng->multi);
         free(eng->otab);
         free(eng->pool);
@@ -794,7 +820,7 @@ void aw_peer_engine_shutdown(aw_app *app)
     eng->multi = NULL;
     /* idle connections live in the shares: closing them needs no socket callback (not polled) */
     for (int i = 0; i < AW_PEER_NSHARES; i++) {
-        curl_share_cleanup(eng->shares[i]);
+        if (eng->shares[i]) curl_share_cleanup(eng->shares[i]);
         eng->shares[i] = NULL;
     }
     eng->closed = true;
@@ -820,6 +846,7 @@ void aw_peer_engine_free(aw_app *app)
         while (o) {
             aw_origin *n = o->hnext;
             free(o->key);
+            free(o->lanes);
             free(o);
             o = n;
         }

@@ -105,6 +105,7 @@ struct aw_op {
     aw_idempotency idemp;
     uint32_t max_attempts, backoff_ms;
     struct aw_origin *origin; /* while queued on it or holding a slot */
+    uint32_t lane;            /* 1 + the origin's connection lane its transfer runs in; 0 = none */
     bool holds_origin, holds_global;
     aw_op *qnext, *qprev;     /* wait queue link */
     CURL *easy;
@@ -162,7 +163,7 @@ CURLM *aw_peer_multi(aw_peer_engine *eng);
 /* A recycled easy handle (not reset: the options every transfer sets are set again by its launch, the
  * invariant ones only when *fresh, i.e. on a new handle), or NULL. */
 CURL *aw_peer_easy_get(aw_peer_engine *eng, bool *fresh);
-CURLSH *aw_peer_share_for(aw_peer_engine *eng, const char *origin_key, const char *url); /* connection-cache partition */
+CURLSH *aw_peer_share_for(aw_peer_engine *eng, aw_op *op); /* connection cache for op's next transfer; takes a lane place */
 /* A connection socket curl opened through CURLOPT_OPENSOCKETFUNCTION: its close will be reported, so it
  * may stay in the epoll set while its connection idles. */
 void aw_peer_sock_opened(aw_peer_engine *eng, curl_socket_t fd);

@@ -341,7 +341,7 @@ void aw_req_launch_or_queue(aw_op *op)
     /* With the URL string set too, libcurl neither parses op->url again nor rebuilds it from the handle. */
     curl_easy_setopt(e, CURLOPT_CURLU, op->cu);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)op);
-    curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op->origin_key, op->url));
+    curl_easy_setopt(e, CURLOPT_SHARE, aw_peer_share_for(eng, op));
     curl_easy_setopt(e, CURLOPT_WRITEDATA, op);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, op);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, op);
