@@ -91,12 +91,21 @@ static int url_check(aw_app *app, const char *url, const char *parse, bool actor
             r = AW_EINVAL;
             goto out;
         }
-        aw_buf b = AW_BUF_INIT;
-        aw_buf_printf(&b, "%s://%s:%s", scheme, host, port);
-        for (size_t i = 0; b.data && i < b.len; i++)
-            if (b.data[i] >= 'A' && b.data[i] <= 'Z') b.data[i] = (char)(b.data[i] - 'A' + 'a');
-        *origin_key = aw_buf_take(&b);
-        if (!*origin_key) r = AW_ENOMEM;
+        /* "scheme://host:port", lower case (runs for every request: no printf) */
+        size_t ls = strlen(scheme), lh = strlen(host), lp = strlen(port);
+        char *k = malloc(ls + 3 + lh + 1 + lp + 1);
+        if (k) {
+            char *w = k;
+            memcpy(w, scheme, ls), w += ls;
+            memcpy(w, "://", 3), w += 3;
+            memcpy(w, host, lh), w += lh;
+            *w++ = ':';
+            memcpy(w, port, lp + 1);
+            for (char *c = k; *c; c++)
+                if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+        }
+        *origin_key = k;
+        if (!k) r = AW_ENOMEM;
     }
     if (r == AW_OK && keep) {
         *keep = u;
