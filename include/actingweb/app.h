@@ -57,7 +57,10 @@ typedef struct aw_config {
     const char *desc;         /* /meta desc; default "ActingWeb app: <type_urn>" */
     const char *info_url;     /* /meta/info; default "" */
     const char *spec_url;     /* /meta/specification; default "" */
-    const char *storage;      /* "sqlite:<path>"; required */
+    const char *storage;      /* "sqlite:<path>"; required. SQLite's process-wide settings are left to the
+                               * program: actingwebd turns off SQLite's allocation statistics
+                               * (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) before any other SQLite call),
+                               * a global mutex per allocation, ~5 % of a busy publisher's instructions */
     int devtest;              /* serve /devtest; default 0 (must stay off in production) */
     const char *default_relationship; /* default "associate" */
     const aw_trust_type_def *trust_types; /* extra trust types (array of n_trust_types), or NULL */
