@@ -27,24 +27,23 @@ int aw_peer_meta_get_async(aw_app *app, const char *url, const aw_call_opts *opt
 {
     if (op_out) *op_out = NULL;
     if (!app || !url || !cb) return AW_EINVAL;
-    aw_buf b = AW_BUF_INIT;
-    aw_buf_printf(&b, "%s/meta", url);
-    if (b.oom) {
-        aw_buf_free(&b);
-        return AW_ENOMEM;
-    }
+    size_t n = strlen(url);
+    char *meta = malloc(n + sizeof "/meta");
+    if (!meta) return AW_ENOMEM;
+    memcpy(meta, url, n);
+    memcpy(meta + n, "/meta", sizeof "/meta");
     /* The actor root is checked; {url}/meta, with the same origin, is parsed once for both. */
     char *origin = NULL;
     CURLU *cu = NULL;
-    int r = aw_peer_url_origin_checked(app, url, b.data, &origin, &cu);
+    int r = aw_peer_url_origin_checked(app, url, meta, &origin, &cu);
     if (r != AW_OK) {
-        aw_buf_free(&b);
+        free(meta);
         return r;
     }
-    aw_peer_request req = {.method = "GET", .url = b.data};
+    aw_peer_request req = {.method = "GET", .url = meta};
     aw_op *op;
     r = aw_req_prepare_at(app, &req, opts, cb, ud, origin, cu, &op);
-    aw_buf_free(&b);
+    free(meta);
     if (r != AW_OK) return r;
     op->xform = meta_xform;
     return aw_req_submit(op, op_out);

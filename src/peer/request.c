@@ -22,6 +22,21 @@ static bool method_idempotent(const char *m)
            !strcmp(m, "OPTIONS");
 }
 
+/* op->hdrs, the CURLOPT_HTTPHEADER list: newest line first, ending in one shared, never-modified
+ * "Accept" node. Each node carries its text in the same allocation (curl_slist_append makes two), so
+ * only this file builds or frees the list; lines are wiped on free (one may hold a Bearer secret). */
+static struct curl_slist accept_node = {(char *)"Accept: application/json", NULL};
+
+static void hdrs_free(struct curl_slist *h)
+{
+    while (h && h != &accept_node) {
+        struct curl_slist *next = h->next;
+        memset(h->data, 0, strlen(h->data));
+        free(h);
+        h = next;
+    }
+}
+
 void aw_req_free_fields(aw_op *op)
 {
     free(op->method);
@@ -29,7 +44,7 @@ void aw_req_free_fields(aw_op *op)
     free(op->origin_key);
     curl_url_cleanup(op->cu);
     free(op->body);
-    curl_slist_free_all(op->hdrs);
+    hdrs_free(op->hdrs);
     if (op->basic_pass) memset(op->basic_pass, 0, strlen(op->basic_pass));
     free(op->basic_user);
     free(op->basic_pass);
@@ -37,13 +52,23 @@ void aw_req_free_fields(aw_op *op)
     free(op->hdr_location);
 }
 
-static bool add_hdr(aw_op *op, const char *line)
+/* Prepend the line prefix + value (at most max bytes of value). */
+static bool add_hdr_kv(aw_op *op, const char *prefix, const char *value, size_t max)
 {
-    struct curl_slist *n = curl_slist_append(op->hdrs, line);
+    size_t lp = strlen(prefix), lv = strnlen(value, max);
+    struct curl_slist *n = malloc(sizeof *n + lp + lv + 1);
     if (!n) return false;
+    char *d = (char *)(n + 1);
+    memcpy(d, prefix, lp);
+    memcpy(d + lp, value, lv);
+    d[lp + lv] = 0;
+    n->data = d;
+    n->next = op->hdrs ? op->hdrs : &accept_node;
     op->hdrs = n;
     return true;
 }
+
+static bool add_hdr(aw_op *op, const char *line) { return add_hdr_kv(op, line, "", 0); }
 
 int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
                    void *ud, aw_op **out)
@@ -115,26 +140,14 @@ int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opt
         op->has_body = true;
         ctype = req->content_type ? req->content_type : "text/plain";
     }
-    char line[1024];
-    ok = ok && add_hdr(op, "Accept: application/json");
+    op->hdrs = &accept_node;
     /* No "Expect: 100-continue" round trip. libcurl adds that header only to bodies above a threshold
      * (1 MiB in 7.88, 1 KiB in old releases), and each custom header costs it work on every transfer. */
     if (ok && op->has_body && op->body_len > 1024) ok = add_hdr(op, "Expect:");
-    if (ok && ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        ok = add_hdr(op, line);
-    }
-    if (ok && opts && opts->parent_request_id && *opts->parent_request_id) {
-        snprintf(line, sizeof line, "X-Parent-Request-ID: %.200s", opts->parent_request_id);
-        ok = add_hdr(op, line);
-    }
-    if (ok && req->bearer) {
-        aw_buf b = AW_BUF_INIT;
-        aw_buf_printf(&b, "Authorization: Bearer %s", req->bearer);
-        ok = !b.oom && add_hdr(op, b.data);
-        if (b.data) memset(b.data, 0, b.len);
-        aw_buf_free(&b);
-    }
+    if (ok && ctype) ok = add_hdr_kv(op, "Content-Type: ", ctype, 1000);
+    if (ok && opts && opts->parent_request_id && *opts->parent_request_id)
+        ok = add_hdr_kv(op, "X-Parent-Request-ID: ", opts->parent_request_id, 200);
+    if (ok && req->bearer) ok = add_hdr_kv(op, "Authorization: Bearer ", req->bearer, SIZE_MAX);
     if (ok && req->headers)
         for (const char *const *h = req->headers; ok && *h; h++) ok = add_hdr(op, *h);
     if (ok && req->basic_user) {
