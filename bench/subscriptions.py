@@ -15,7 +15,7 @@ committed in the same transaction that applies the callback's data, so the recei
 (+ at most one poll interval + one query). Nothing in the daemons is instrumented.
 
 Environment: AWD_BIN (daemon binary), N, BURST, BURSTS (repeat (a) this often, 3 s apart, and print the median;
-default 1), SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 256),
+default 1), SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 512),
 PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
 PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data), CALLGRIND=pub|sub (run the
 publisher, or the first subscriber daemon, under valgrind --tool=callgrind and collect only during (a), into
@@ -38,11 +38,12 @@ BURST = int(os.environ.get("BURST", "20"))
 BURSTS = max(1, int(os.environ.get("BURSTS", "1")))  # more bursts of BURST changes, 3 s apart; prints the median
 SHARDS = int(os.environ.get("SHARDS", "1"))
 PUB_SHARDS = int(os.environ.get("PUB_SHARDS", str(SHARDS)))
-# 256 in flight: with 1,024 the publisher spends more CPU per callback (longer connection-cache walks in
-# libcurl, more connections on the subscribers) and its PUTs wait behind deliveries (measured: 9.7-11.3k vs
-# 12.1-13.5k callbacks/s, alternated).
-CONC = os.environ.get("CONC", "256")
-PER_ORIGIN = os.environ.get("PER_ORIGIN", "256")
+# 512 in flight (half the subscriptions). Until the peer engine's connection lanes (sixth session) 1,024 lost to
+# 256: libcurl's connection-cache walks grew with the connections per origin. With lanes, more in flight means
+# bigger batches per loop turn (fewer commits and WAL pages per callback): 512 beat 256 in 6 of 7 alternated pairs
+# (mean of medians 14.2k vs 12.1k callbacks/s); 1,024 is about the same as 512 with 6 MB more RSS.
+CONC = os.environ.get("CONC", "512")
+PER_ORIGIN = os.environ.get("PER_ORIGIN", "512")
 POLL_MS = float(os.environ.get("POLL_MS", "2"))  # (b) latency
 # (a) throughput: the end of a 1-2 s burst needs no 2 ms resolution, and polling less leaves the daemons the
 # CPU this harness would take from them (about 8 % of one core at 2 ms).
