@@ -509,17 +509,18 @@ CURLSH *aw_peer_share_for(aw_peer_engine *eng, aw_op *op)
     if (!o) return share_at(eng, hash_str(op->origin_key));
     uint32_t i = 0;
     while (i < o->n_lanes && o->lanes[i] >= AW_PEER_LANE) i++;
+    size_t share = o->hash + i * 2654435761u; /* the lane's share, spread by a multiplicative hash */
     if (i == o->n_lanes) {
         uint32_t nn = o->n_lanes ? o->n_lanes * 2 : 4;
         uint16_t *nl = realloc(o->lanes, nn * sizeof *nl);
-        if (!nl) return share_at(eng, o->hash + i * 2654435761u); /* not counted: OOM on bookkeeping */
+        if (!nl) return share_at(eng, share); /* not counted: OOM on bookkeeping */
         memset(nl + o->n_lanes, 0, (nn - o->n_lanes) * sizeof *nl);
         o->lanes = nl;
         o->n_lanes = nn;
     }
     o->lanes[i]++;
     op->lane = i + 1;
-    return share_at(eng, o->hash + i * 2654435761u);
+    return share_at(eng, share);
 }
 
 CURL *aw_peer_easy_get(aw_peer_engine *eng, bool *fresh)
