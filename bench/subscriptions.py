@@ -17,7 +17,7 @@ committed in the same transaction that applies the callback's data, so the recei
 Environment: AWD_BIN (daemon binary), N, BURST, BURSTS (repeat (a) this often, 3 s apart, and print the median;
 default 1), SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 512),
 PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
-PERF_WHO=sub the first subscriber daemon, during (a), into /tmp/aw-sub-bench.perf.data), CALLGRIND=pub|sub (run the
+PERF_WHO=sub the first subscriber daemon, PERF_WHO=all every process, during (a), into /tmp/aw-sub-bench.perf.data), CALLGRIND=pub|sub (run the
 publisher, or the first subscriber daemon, under valgrind --tool=callgrind and collect only during (a), into
 /tmp/aw-sub-bench.cg.<pid>: exact instruction counts per callback, immune to the VM's speed changes).
 """
@@ -192,7 +192,9 @@ def main():
             ev = os.environ.get("PERF_EVENT")  # e.g. syscalls:sys_enter_fcntl (default: CPU samples at 999 Hz)
             perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CG", "dwarf")] +
                                     (["-e", ev] if ev else ["-F", "999"]) + ["-o", "/tmp/aw-sub-bench.perf.data",
-                                     "-p", str((subs[0] if os.environ.get("PERF_WHO") == "sub" else pub).proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     ] + (["-a"] if os.environ.get("PERF_WHO") == "all" else
+                                     ["-p", str((subs[0] if os.environ.get("PERF_WHO") == "sub" else pub).proc.pid)]),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         strace = None
         if os.environ.get("STRACE"):  # STRACE=pub|sub: syscall summary (perf trace -s) during (a)
@@ -207,6 +209,7 @@ def main():
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
         th0 = thread_cpu_s(pub.proc.pid)
         io0 = io(pub.proc.pid)
+        sio0 = [io(d.proc.pid) for d in subs]
         seg0 = tcp_out()
         me0 = sum(os.times()[:2])
         def burst(k):
@@ -244,6 +247,9 @@ def main():
         log("    publisher I/O during (a): %d read calls (%.1f MB), %d write calls (%.1f MB) incl. sockets"
             % (io1["syscr"] - io0["syscr"], (io1["rchar"] - io0["rchar"]) / 1e6, io1["syscw"] - io0["syscw"],
                (io1["wchar"] - io0["wchar"]) / 1e6))
+        sio1 = [io(d.proc.pid) for d in subs]
+        log("    subscriber daemons' writes during (a): %s MB incl. sockets"
+            % " + ".join("%.1f" % ((b["wchar"] - a["wchar"]) / 1e6) for a, b in zip(sio0, sio1)))
         # Honesty check: every mirror got there by callbacks (no failed/given-up deliveries, no pull syncs).
         warn = [sum(1 for line in d.read_log().splitlines() if "delivery:" in line or "subscriber:" in line)
                 for d in daemons]
