@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -335,6 +336,7 @@ int main(int argc, char **argv)
     if (pipe(pfd) != 0) return 1;
     pid_t child = fork();
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the client */
         close(pfd[0]);
         if (pin) pin_cpu(1);
         run_peer(pfd[1], addrs);

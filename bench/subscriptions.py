@@ -103,6 +103,18 @@ class Poller:
             time.sleep((poll_ms or POLL_MS) / 1000.0)
 
 
+def wakeups(pid):
+    """Voluntary context switches of all the threads of a process (each one a sleep, and then a wake-up)."""
+    n = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
+                n += sum(int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches:"))
+        except OSError:
+            pass
+    return n
+
+
 def cpu_s(pid):
     """utime + stime of a process in seconds."""
     with open("/proc/%d/stat" % pid) as f:
@@ -207,6 +219,7 @@ def main():
         if cg:
             subprocess.run(["callgrind_control", "-i", "on", cg_pid], stdout=subprocess.DEVNULL, check=True)
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
+        sw0 = [wakeups(d.proc.pid) for d in daemons]
         th0 = thread_cpu_s(pub.proc.pid)
         io0 = io(pub.proc.pid)
         sio0 = [io(d.proc.pid) for d in subs]
@@ -233,11 +246,13 @@ def main():
             strace.wait()
         total = N * BURST
         cpu = [cpu_s(d.proc.pid) - c for d, c in zip(daemons, cpu0)]
+        sw = [wakeups(d.proc.pid) - c for d, c in zip(daemons, sw0)]
         log("(a) throughput: %d callbacks in %.3f s (PUTs took %.3f s) -> %.0f callbacks/s (receipt polled every %g ms)"
             % (total, t1 - t0, t_put - t0, total / (t1 - t0), POLL_MS_A))
         log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s, this poller %.2f s "
             "(wall %.2f s, %d cores, load average %.1f)"
             % (cpu[0], cpu[1], cpu[2], sum(os.times()[:2]) - me0, t1 - t0, os.cpu_count(), os.getloadavg()[0]))
+        log("    sleeps (voluntary context switches) during (a): publisher %d, subscriber daemons %d + %d" % tuple(sw[:3]))
         th1 = thread_cpu_s(pub.proc.pid)
         loops = sorted(((v - th0.get(k, 0.0), k) for k, v in th1.items()), reverse=True)
         log("    publisher threads during (a): %s s (busiest first; shards are event loops, the rest storage "
