@@ -25,6 +25,9 @@
 #include <uv.h>
 
 #include <actingweb/actingweb.h>
+#ifdef AW_HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 /* ------------------------------------------------------------------ the slow peer (child) */
 
@@ -371,9 +374,15 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     if (aw_app_attach(app, &loop) != AW_OK) return 1;
     printf("# peer: 127.0.0.1..127.0.0.%d port %d, answers after %d ms, spins %llu us before it blocks; client "
-           "limits: max_outbound=%u per_origin=%u (defaults 1024/64), deadline 30 s; %s\n",
+           "limits: max_outbound=%u per_origin=%u (defaults 1024/64), deadline 30 s; %s; allocator %s %d\n",
            addrs, port, delay, (unsigned long long)(S_spin_ns / 1000), cfg.net.max_outbound, cfg.net.per_origin,
-           pin ? "client on CPU 0, peer on CPU 1" : "placement left to the scheduler");
+           pin ? "client on CPU 0, peer on CPU 1" : "placement left to the scheduler",
+#ifdef AW_HAVE_MIMALLOC /* linked as the process allocator (CMakeLists.txt) */
+           "mimalloc", mi_version()
+#else
+           "glibc malloc", 0
+#endif
+    );
     fflush(stdout);
 
     char **urls = make_urls(n, port, addrs);

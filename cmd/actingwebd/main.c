@@ -19,6 +19,9 @@
 
 #include <actingweb/actingweb.h>
 #include <jansson.h>
+#ifdef AW_HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include "util/log.h"
 
@@ -179,6 +182,18 @@ static void *shard_main(void *arg)
     return NULL;
 }
 
+/* The process allocator (CMakeLists.txt links mimalloc unless told not to or sanitizing). */
+static const char *allocator(char *buf, size_t n)
+{
+#ifdef AW_HAVE_MIMALLOC
+    int v = mi_version();
+    snprintf(buf, n, "mimalloc %d.%d.%d", v / 100, v / 10 % 10, v % 10);
+#else
+    snprintf(buf, n, "glibc malloc");
+#endif
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     /* Process-wide, so the program decides, not the library: SQLite's allocation statistics take a global
@@ -200,7 +215,9 @@ int main(int argc, char **argv)
             return 0;
         }
         if (c == 'V') {
-            printf("actingwebd %s (ActingWeb protocol %s)\n", aw_version(), AW_PROTOCOL_VERSION);
+            char alloc[32];
+            printf("actingwebd %s (ActingWeb protocol %s; allocator %s)\n", aw_version(), AW_PROTOCOL_VERSION,
+                   allocator(alloc, sizeof alloc));
             return 0;
         }
         if (c < 256) {
@@ -325,8 +342,9 @@ int main(int argc, char **argv)
         started++;
     }
     if (rc == 0) {
-        fprintf(stderr, "actingwebd %s: serving %s on %s:%ld with %ld shard(s), data in %s\n", aw_version(), base_url,
-                cfg.listen_host, port, shards, data);
+        char alloc[32];
+        fprintf(stderr, "actingwebd %s: serving %s on %s:%ld with %ld shard(s), data in %s, allocator %s\n",
+                aw_version(), base_url, cfg.listen_host, port, shards, data, allocator(alloc, sizeof alloc));
         int sig = 0;
         sigwait(&sigs, &sig);
     }
