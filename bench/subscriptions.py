@@ -115,6 +115,12 @@ def wakeups(pid):
     return n
 
 
+def minflt(pid):
+    """Minor page faults of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
 def cpu_s(pid):
     """utime + stime of a process in seconds."""
     with open("/proc/%d/stat" % pid) as f:
@@ -220,6 +226,7 @@ def main():
             subprocess.run(["callgrind_control", "-i", "on", cg_pid], stdout=subprocess.DEVNULL, check=True)
         cpu0 = [cpu_s(d.proc.pid) for d in daemons]
         sw0 = [wakeups(d.proc.pid) for d in daemons]
+        pf0 = [minflt(d.proc.pid) for d in daemons]
         th0 = thread_cpu_s(pub.proc.pid)
         io0 = io(pub.proc.pid)
         sio0 = [io(d.proc.pid) for d in subs]
@@ -247,12 +254,14 @@ def main():
         total = N * BURST
         cpu = [cpu_s(d.proc.pid) - c for d, c in zip(daemons, cpu0)]
         sw = [wakeups(d.proc.pid) - c for d, c in zip(daemons, sw0)]
+        pf = [minflt(d.proc.pid) - c for d, c in zip(daemons, pf0)]
         log("(a) throughput: %d callbacks in %.3f s (PUTs took %.3f s) -> %.0f callbacks/s (receipt polled every %g ms)"
             % (total, t1 - t0, t_put - t0, total / (t1 - t0), POLL_MS_A))
         log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s, this poller %.2f s "
             "(wall %.2f s, %d cores, load average %.1f)"
             % (cpu[0], cpu[1], cpu[2], sum(os.times()[:2]) - me0, t1 - t0, os.cpu_count(), os.getloadavg()[0]))
-        log("    sleeps (voluntary context switches) during (a): publisher %d, subscriber daemons %d + %d" % tuple(sw[:3]))
+        log("    sleeps (voluntary context switches) during (a): publisher %d, subscriber daemons %d + %d; minor page "
+            "faults: %d, %d + %d" % tuple(sw[:3] + pf[:3]))
         th1 = thread_cpu_s(pub.proc.pid)
         loops = sorted(((v - th0.get(k, 0.0), k) for k, v in th1.items()), reverse=True)
         log("    publisher threads during (a): %s s (busiest first; shards are event loops, the rest storage "
