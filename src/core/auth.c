@@ -34,21 +34,17 @@ aw_auth_result aw_auth_bearer(aw_store *s, const aw_actor_rec *actor, const char
         out->approved = true;
         return AW_AUTH_OK;
     }
-    aw_trust_rec t;
-    int r = s->trusts->get_by_secret(s, actor->id, token, &t);
+    aw_trust_auth t;
+    int r = s->trusts->auth_by_secret(s, actor->id, token, &t); /* compares the secret in constant time */
     if (r == AW_ENOTFOUND) return AW_AUTH_BAD;
     if (r != AW_OK) {
         if (storage_status) *storage_status = r;
         return AW_AUTH_FAILED;
     }
-    /* The index lookup is exact; compare again in constant time for defence in depth. */
-    bool ok = aw_ct_streq(token, t.secret) && strcmp(t.peerid, actor->id) != 0;
-    if (ok) {
-        out->kind = AW_WHO_PEER;
-        snprintf(out->peerid, sizeof out->peerid, "%s", t.peerid);
-        snprintf(out->relationship, sizeof out->relationship, "%s", t.relationship);
-        out->approved = t.approved;
-    }
-    aw_trust_rec_free(&t);
-    return ok ? AW_AUTH_OK : AW_AUTH_BAD;
+    if (!strcmp(t.peerid, actor->id)) return AW_AUTH_BAD;
+    out->kind = AW_WHO_PEER;
+    snprintf(out->peerid, sizeof out->peerid, "%s", t.peerid);
+    snprintf(out->relationship, sizeof out->relationship, "%s", t.relationship);
+    out->approved = t.approved;
+    return AW_AUTH_OK;
 }

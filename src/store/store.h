@@ -144,6 +144,13 @@ typedef struct aw_trust_rec {
 
 void aw_trust_rec_free(aw_trust_rec *r);
 
+/* What a Bearer check needs (aw_store_trust_ops.auth_by_secret). */
+typedef struct aw_trust_auth {
+    char peerid[72];       /* truncated if longer */
+    char relationship[72]; /* truncated if longer */
+    bool approved;         /* this side's approval */
+} aw_trust_auth;
+
 typedef struct aw_trust_filter {
     const char *relationship; /* NULL = any */
     const char *peerid;
@@ -157,6 +164,9 @@ typedef struct aw_store_trust_ops {
     int (*upsert)(aw_store *s, const aw_trust_rec *r);
     int (*get)(aw_store *s, const char *actor, const char *peerid, aw_trust_rec *out);
     int (*get_by_secret)(aw_store *s, const char *actor, const char *secret, aw_trust_rec *out);
+    /* The trust of `actor` whose secret is `secret`, read from the secret index alone, for authenticating a
+     * peer's request; the stored secret is compared again in constant time. AW_ENOTFOUND when none. */
+    int (*auth_by_secret)(aw_store *s, const char *actor, const char *secret, aw_trust_auth *out);
     int (*each)(aw_store *s, const char *actor, const aw_trust_filter *f, aw_trust_each_fn fn, void *ud);
     /* Delete the record and everything tied to it (permission overrides; subscriptions, diffs,
      * outbox rows and remote-store attributes for that peer). AW_ENOTFOUND when absent. */

@@ -176,7 +176,7 @@ static void bearer_self_trust_never(void **state)
 }
 
 /* A store whose trust lookup fails: AW_AUTH_FAILED with the status, never "bad credentials". */
-static int failing_get_by_secret(aw_store *s, const char *actor, const char *secret, aw_trust_rec *out)
+static int failing_auth_by_secret(aw_store *s, const char *actor, const char *secret, aw_trust_auth *out)
 {
     (void)s, (void)actor, (void)secret, (void)out;
     return AW_ESTORAGE_TRANSIENT;
@@ -187,7 +187,7 @@ static void bearer_storage_failure(void **state)
     (void)state;
     aw_store_trust_ops ops;
     memset(&ops, 0, sizeof ops);
-    ops.get_by_secret = failing_get_by_secret;
+    ops.auth_by_secret = failing_auth_by_secret;
     aw_store s;
     memset(&s, 0, sizeof s);
     s.trusts = &ops;

@@ -58,6 +58,9 @@ static const char *const migrations[] = {
     "ALTER TABLE subscriptions ADD COLUMN accept_encoding TEXT NOT NULL DEFAULT '';"
     "CREATE TABLE peer_pauses(actor TEXT NOT NULL, peerid TEXT NOT NULL, until_ms INTEGER NOT NULL,"
     " backoff_ms INTEGER NOT NULL, PRIMARY KEY(actor, peerid)) WITHOUT ROWID;",
+    /* 4: the secret index covers what a Bearer check reads (trusts.c: trust_auth_by_secret) */
+    "CREATE INDEX trusts_secret_auth ON trusts(actor, secret, peerid, relationship, approved);"
+    "DROP INDEX trusts_secret;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
