@@ -2,7 +2,7 @@
 # Installs the Debian packages actingweb-c needs to build, test and benchmark.
 # Idempotent; prints nothing when everything is already present.
 set -e
-PKGS="build-essential cmake pkg-config libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev \
+PKGS="build-essential cmake pkg-config libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyajl-dev \
 libsqlite3-dev zlib1g-dev libmimalloc-dev libcmocka-dev python3 wrk openssl ca-certificates"
 missing=""
 for p in $PKGS; do

@@ -29,51 +29,6 @@ int aw_json_depth(const json_t *v)
     return 0;
 }
 
-/* Depth of the raw text, counted before parsing so that a hostile body never builds a deep tree.
- * Brackets inside strings are skipped. */
-static int text_depth_exceeds(const char *buf, size_t len, int max_depth)
-{
-    int depth = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (in_str) {
-            if (c == '\\') i++;
-            else if (c == '"') in_str = false;
-            continue;
-        }
-        if (c == '"') in_str = true;
-        else if (c == '{' || c == '[') {
-            if (++depth > max_depth) return 1;
-        } else if (c == '}' || c == ']') depth--;
-    }
-    return 0;
-}
-
-aw_json_err aw_json_parse(const char *buf, size_t len, int max_depth, json_t **out, char why[200])
-{
-    *out = NULL;
-    if (max_depth <= 0) max_depth = 64;
-    if (text_depth_exceeds(buf, len, max_depth)) {
-        if (why) snprintf(why, 200, "JSON nested deeper than %d levels", max_depth);
-        return AW_JSON_DEPTH;
-    }
-    json_error_t err;
-    json_t *v = json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
-    if (!v) {
-        if (why) {
-            if (json_error_code(&err) == json_error_out_of_memory) {
-                snprintf(why, 200, "out of memory");
-                return AW_JSON_NOMEM;
-            }
-            snprintf(why, 200, "invalid JSON: %s", err.text);
-        }
-        return AW_JSON_SYNTAX;
-    }
-    *out = v;
-    return AW_JSON_OK;
-}
-
 bool aw_json_is_json(const char *buf, size_t len)
 {
     json_error_t err;

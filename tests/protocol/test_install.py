@@ -87,7 +87,7 @@ class Install(unittest.TestCase):
             self.assertIn(lib, static)
         with open(os.path.join(self.libdir, "pkgconfig", "actingweb.pc")) as f:
             pc = f.read()
-        self.assertIn("Requires.private: libmicrohttpd libcurl sqlite3 zlib", pc)
+        self.assertIn("Requires.private: yajl libmicrohttpd libcurl sqlite3 zlib", pc)
         self.assertIn("Libs.private:", pc)
 
     def run_example(self, exe, env=None):
