@@ -17,7 +17,8 @@ committed in the same transaction that applies the callback's data, so the recei
 Environment: AWD_BIN (daemon binary), N, BURST, BURSTS (repeat (a) this often, 3 s apart, and print the median;
 default 1), SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 512),
 PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
-PERF_WHO=sub the first subscriber daemon, PERF_WHO=all every process, during (a), into /tmp/aw-sub-bench.perf.data), CALLGRIND=pub|sub (run the
+PERF_WHO=sub the first subscriber daemon, PERF_WHO=all every process, during (a), into /tmp/aw-sub-bench.perf.data), SUB2_BIN (another build for the second subscriber daemon: an A/B
+of the subscriber side within one run), CALLGRIND=pub|sub (run the
 publisher, or the first subscriber daemon, under valgrind --tool=callgrind and collect only during (a), into
 /tmp/aw-sub-bench.cg.<pid>: exact instruction counts per callback, immune to the VM's speed changes).
 """
@@ -172,8 +173,10 @@ def main():
     cg = os.environ.get("CALLGRIND")
     wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/tmp/aw-sub-bench.cg.%p"]
     pub = awtest.Daemon(*pub_args, devtest=False, shards=PUB_SHARDS, wrap=wrap if cg == "pub" else None)
-    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS, wrap=wrap if cg == "sub" and i == 0 else None)
-            for i in range(2)]
+    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS, wrap=wrap if cg == "sub" and i == 0 else None)]
+    # SUB2_BIN: another actingwebd build as the second subscriber daemon. Both get the same load in the same
+    # run, so their CPU times compare two builds without the VM's drift between runs.
+    subs.append(awtest.Daemon(*common, devtest=True, shards=SHARDS, binary=os.environ.get("SUB2_BIN")))
     log("bench/subscriptions: N=%d burst=%d shards: publisher %d, subscriber daemons %d each; cores=%d"
         % (N, BURST, PUB_SHARDS, SHARDS, os.cpu_count()))
     log("publisher flags: %s" % " ".join(pub_args))

@@ -86,7 +86,7 @@ def request(port, method, path, body=None, json_body=None, headers=None, auth=No
 class Daemon:
     """One actingwebd process with its own data directory."""
 
-    def __init__(self, *extra, devtest=True, shards=1, data=None, env=None, wrap=None):
+    def __init__(self, *extra, devtest=True, shards=1, data=None, env=None, wrap=None, binary=None):
         self.port = free_port()
         self.own_data = data is None
         self.data = data or tempfile.mkdtemp(prefix="awtest-")
@@ -95,12 +95,13 @@ class Daemon:
         self.shards = shards
         self.env = env
         self.wrap = list(wrap or [])  # a command prefix, e.g. valgrind (benchmarks)
+        self.binary = binary  # another actingwebd than $AWD_BIN (benchmarks comparing builds)
         self.proc = None
         self.log_path = os.path.join(self.data, "daemon.log")
         self.base = "http://127.0.0.1:%d" % self.port
 
     def start(self):
-        args = self.wrap + [AWD_BIN, "--host", "127.0.0.1", "--port", str(self.port), "--data", self.data,
+        args = self.wrap + [self.binary or AWD_BIN, "--host", "127.0.0.1", "--port", str(self.port), "--data", self.data,
                 "--shards", str(self.shards), "--log-level", "warn"] + self.extra
         if self.devtest:
             args.append("--devtest")
