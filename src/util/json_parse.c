@@ -49,6 +49,10 @@ static int add(jp *p, json_t *v)
 {
     if (!v) return fail(p, AW_JSON_NOMEM, "out of memory");
     if (p->n == 0) {
+        if (p->root) { /* a second top-level value (the pre-pass and yajl refuse these already) */
+            json_decref(v);
+            return fail(p, AW_JSON_SYNTAX, "end of file expected");
+        }
         p->root = v;
         return 1;
     }
@@ -224,7 +228,7 @@ static aw_json_err prescan(const char *buf, size_t len, int max_depth)
             }
             continue;
         }
-        if (scalar && end == SIZE_MAX && (is_ws(c) || strchr("\"{}[],:", c))) end = i;
+        if (scalar && end == SIZE_MAX && (is_ws(c) || (c && strchr("\"{}[],:", c)))) end = i;
         if (c == '"') in_str = true;
         else if (c == '{' || c == '[') {
             if (++depth > max_depth) return AW_JSON_DEPTH;
