@@ -142,11 +142,11 @@ def thread_cpu_s(pid):
     return out
 
 
-def tcp_out():
-    """Tcp OutSegs from /proc/net/snmp (all processes; loopback only here)."""
+def tcp_out(field="OutSegs"):
+    """A Tcp counter from /proc/net/snmp (all processes; loopback only here): OutSegs, ActiveOpens, ..."""
     with open("/proc/net/snmp") as f:
         rows = [l.split() for l in f if l.startswith("Tcp:")]
-    return int(rows[1][rows[0].index("OutSegs")])
+    return int(rows[1][rows[0].index(field)])
 
 
 def io(pid):
@@ -234,6 +234,7 @@ def main():
         io0 = io(pub.proc.pid)
         sio0 = [io(d.proc.pid) for d in subs]
         seg0 = tcp_out()
+        opens0 = tcp_out("ActiveOpens")
         me0 = sum(os.times()[:2])
         def burst(k):
             """Burst k (0-based): BURST PUTs of new properties, then wait for every mirror to have them all."""
@@ -270,7 +271,8 @@ def main():
         log("    publisher threads during (a): %s s (busiest first; shards are event loops, the rest storage "
             "and checkpoint threads)" % " + ".join("%.2f" % v for v, _ in loops if v >= 0.005))
         io1 = io(pub.proc.pid)
-        log("    TCP segments sent during (a), all processes: %.2f per callback" % ((tcp_out() - seg0) / float(N * BURST)))
+        log("    TCP segments sent during (a), all processes: %.2f per callback; %d new connections"
+            % ((tcp_out() - seg0) / float(N * BURST), tcp_out("ActiveOpens") - opens0))
         log("    publisher I/O during (a): %d read calls (%.1f MB), %d write calls (%.1f MB) incl. sockets"
             % (io1["syscr"] - io0["syscr"], (io1["rchar"] - io0["rchar"]) / 1e6, io1["syscw"] - io0["syscw"],
                (io1["wchar"] - io0["wchar"]) / 1e6))
@@ -290,11 +292,13 @@ def main():
         for k in range(1, BURSTS):
             time.sleep(3)
             c0 = [cpu_s(d.proc.pid) for d in daemons]
+            o0 = tcp_out("ActiveOpens")
             bt0, bput, bt1 = burst(k)
             rates.append(total / (bt1 - bt0))
             c1 = [cpu_s(d.proc.pid) - c for d, c in zip(daemons, c0)]
-            log("(a) burst %d: %.0f callbacks/s (PUTs took %.3f s; CPU publisher %.2f s, subscribers %.2f + %.2f s)"
-                % (k + 1, rates[-1], bput - bt0, c1[0], c1[1], c1[2]))
+            log("(a) burst %d: %.0f callbacks/s (PUTs took %.3f s; CPU publisher %.2f s, subscribers %.2f + %.2f s; "
+                "%d new TCP connections)" % (k + 1, rates[-1], bput - bt0, c1[0], c1[1], c1[2],
+                                             tcp_out("ActiveOpens") - o0))
         if BURSTS > 1:
             rs = sorted(rates)
             log("(a) %d bursts: median %.0f callbacks/s (min %.0f, max %.0f)" % (BURSTS, rs[len(rs) // 2], rs[0], rs[-1]))
