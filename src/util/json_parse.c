@@ -9,7 +9,8 @@
  * - any value at the top, nothing but whitespace after it; whitespace is space, tab, CR and LF only
  *   (yajl also skips \v and \f, which are never valid JSON, so their presence is an error here);
  * - the text must be UTF-8 as jansson checks it (no overlong forms, surrogates or code points past
- *   U+10FFFF), and so must every string after unescaping;
+ *   U+10FFFF); checked once over the whole text, since unescaping then yields UTF-8 too (lone escaped
+ *   surrogates are refused by the pre-pass);
  * - duplicate object keys and NUL characters (\u0000) in strings or keys are errors;
  * - a number without '.', 'e' or 'E' is an integer and must fit json_int_t; a real must not overflow.
  */
@@ -137,7 +138,6 @@ static int on_string(void *ud, const unsigned char *s, size_t len)
 {
     jp *p = ud;
     if (memchr(s, '\0', len)) return fail(p, AW_JSON_SYNTAX, "\\u0000 is not allowed without JSON_ALLOW_NUL");
-    if (!aw_utf8_valid((const char *)s, len)) return fail(p, AW_JSON_SYNTAX, "invalid Unicode in string");
     return add(p, json_stringn_nocheck((const char *)s, len));
 }
 
@@ -147,7 +147,6 @@ static int on_key(void *ud, const unsigned char *k, size_t len)
 {
     jp *p = ud;
     if (memchr(k, '\0', len)) return fail(p, AW_JSON_SYNTAX, "NUL byte in object key not supported");
-    if (!aw_utf8_valid((const char *)k, len)) return fail(p, AW_JSON_SYNTAX, "invalid Unicode in object key");
     if (len + 1 > p->key_cap) {
         size_t nc = len + 1 < 64 ? 64 : len + 1;
         char *nk = realloc(p->key, nc);
@@ -261,7 +260,7 @@ aw_json_err aw_json_parse(const char *buf, size_t len, int max_depth, json_t **o
         if (why) snprintf(why, 200, "out of memory");
         return AW_JSON_NOMEM;
     }
-    yajl_config(h, yajl_dont_validate_strings, 1); /* checked above and per string, as jansson does */
+    yajl_config(h, yajl_dont_validate_strings, 1); /* the whole text was checked above, as jansson does */
     yajl_status st = yajl_parse(h, (const unsigned char *)buf, len);
     if (st == yajl_status_ok) st = yajl_complete_parse(h);
     aw_json_err r = AW_JSON_OK;
