@@ -1,6 +1,6 @@
 /* Change registration: for every publisher subscription whose scope overlaps a change, shape the diff
  * (protocol.md §9.6), filter it by the subscriber's read permission, take the next sequence number and
- * store the diff plus its delivery job — all inside the caller's write transaction (sdk-api.md §6.1). */
+ * store the diff (the subscription's delivery cursor then has it waiting) — all inside the caller's write transaction (sdk-api.md §6.1). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +35,6 @@ typedef struct reg_ctx {
     int registered;
     size_t made;
     char ts[32];
-    int64_t now_ms;
     shaped cache[SHAPE_CACHE];
     size_t ncache;
 } reg_ctx;
@@ -143,7 +142,9 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     if (r != AW_OK || !txt) return r;
     aw_store *s = aw_app_store(c->app);
     int64_t seq = 0;
-    r = s->subs->next_seq_after(s, c->actor, sub->subid, sub->sequence, &seq); /* read in this transaction */
+    /* The record was read in this transaction; a diff to deliver starts the cursor's wait if it was idle. */
+    bool wake = !sub->send_due && strcmp(sub->granularity, "none") != 0;
+    r = s->subs->next_seq_after(s, c->actor, sub->subid, sub->sequence, wake ? aw_time_ms() : 0, &seq);
     if (r == AW_OK) r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
     free(own);
     if (r == AW_OK) c->made++;
@@ -152,16 +153,8 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     if (r == AW_OK && seq > cap) r = s->subs->diff_trim(s, c->actor, sub->subid, seq, cap, &flagged);
     if (flagged)
         AW_INFO(&c->app->log, "subscription %s: undelivered diffs beyond the cap pruned; a resync follows", sub->subid);
-    if (r == AW_OK && strcmp(sub->granularity, "none") != 0) {
-        aw_outbox_job j = {.actor = (char *)c->actor,
-                           .subid = sub->subid,
-                           .peerid = sub->peerid,
-                           .seq = seq,
-                           .kind = "diff",
-                           .due_ms = c->now_ms};
-        r = s->outbox->add(s, &j);
-        if (r == AW_OK) c->registered++;
-    }
+    /* The diff needs no job of its own: the record's sequence now runs ahead of its delivery cursor. */
+    if (r == AW_OK && strcmp(sub->granularity, "none") != 0) c->registered++;
     return r;
 }
 
@@ -212,6 +205,8 @@ int aw_changes_queue_resync(aw_app *app, const aw_sub_rec *sub, json_t **full, i
         j.kind = "diff_low";
     }
     r = s->outbox->add(s, &j);
+    /* The diffs before it are superseded: the cursor resumes after the resync. */
+    if (r == AW_OK) r = s->outbox->cursor_skip(s, sub->actor, sub->subid, seq);
     if (r == AW_OK && queued) *queued = true;
     return r;
 }
@@ -226,7 +221,7 @@ int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target,
                           const char *resource, json_t *blob, size_t *n_diffs)
 {
     if (n_diffs) *n_diffs = 0;
-    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, 0, "", aw_time_ms(), {{0}}, 0};
+    reg_ctx c = {app, actor_id, target, subtarget, resource, blob, AW_OK, 0, 0, "", {{0}}, 0};
     aw_time_iso(c.ts);
     /* A suspended target registers nothing; its subscribers get a resync on resume. */
     int r = aw_app_store(app)->subs->is_suspended(aw_app_store(app), actor_id, target, subtarget ? subtarget : "");

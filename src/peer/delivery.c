@@ -1,11 +1,12 @@
-/* Publisher-side delivery of subscription callbacks from the durable outbox (sdk-api.md §6,
- * protocol.md §9.9–9.10).
+/* Publisher-side delivery of subscription callbacks (sdk-api.md §6, protocol.md §9.9–9.10).
  *
- * Jobs are rows in storage, written in the same transaction as the change that made them. Workers on the
- * loop lease due jobs (a lease lets several shards share one database; only the oldest job of a
- * subscription is leasable, so each subscription has one request in flight, in sequence order), send
- * them with the peer engine, and delete or reschedule them. Nothing is lost across a restart: a leased
- * job whose process died becomes leasable again when its lease runs out. */
+ * A diff is stored in the same transaction as the change that made it, and the publisher record's
+ * sequence moves ahead of its delivery cursor (sent_seq): the record itself is the durable job. Workers on
+ * the loop lease due cursors and outbox jobs (resyncs, low-form fallbacks, peer notices); a lease lets
+ * several shards share one database, and a subscription has one request in flight, in sequence order
+ * (store.h). They send with the peer engine, then advance the cursor or delete the job, or reschedule.
+ * Nothing is lost across a restart: a lease whose process died is released when the next one starts,
+ * or runs out. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,8 +40,8 @@ typedef struct aw_delivery {
     unsigned max_in_flight;
     int n_claimed;          /* jobs handed over by the current claim */
     size_t cap_bytes;
-    /* completed job ids, deleted in one transaction per loop turn */
-    int64_t *done_ids;
+    /* completed jobs (copies), recorded in one transaction per loop turn */
+    struct job_ctx **done;
     size_t n_done, cap_done;
     bool breaker_known; /* some peer may have breaker state in storage (else skip the reads) */
     bool pauses_known;  /* some peer may have a 503 pause stored (else successes skip clearing it); looked up
@@ -49,13 +50,21 @@ typedef struct aw_delivery {
     int64_t failed;
 } aw_delivery;
 
+/* A job being sent or recorded. job.kind "cursor" is a diff from the subscription's cursor (job.id 0,
+ * job.seq the diff's number; at a claim, the cursor's position); anything else is an outbox row. */
 typedef struct job_ctx {
     aw_delivery *d;
     aw_outbox_job job;
     aw_op *op;
 } job_ctx;
 
+static bool is_cursor(const aw_outbox_job *j) { return j->id == 0 && !strcmp(j->kind, "cursor"); }
+
 static void schedule_claim(aw_delivery *d, uint64_t delay_ms);
+static void cursor_step(aw_delivery *d, const aw_outbox_job *j);
+static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job);
+static void job_ctx_free(job_ctx *c);
+static int job_release(aw_delivery *d, const aw_outbox_job *j, int attempts, int64_t due_ms);
 
 /* After a completion, claim again only once a quarter of the slots is free (or nothing is in flight):
  * each claim is a write transaction, so fewer, larger batches cost much less per callback. The poll
@@ -67,36 +76,76 @@ static bool claim_worthwhile(const aw_delivery *d)
 
 /* ------------------------------------------------------------------ completion bookkeeping */
 
+/* Record finished jobs in one write transaction. A cursor moves on at once: its next diff is read and
+ * sent in the same transaction, under the lease it keeps (cursor_sent extends it), so a busy subscription
+ * costs one row update and one read per callback, and no claim. */
 static void on_flush(uv_timer_t *t)
 {
     aw_delivery *d = t->data;
     if (d->n_done == 0) return;
+    job_ctx **done = d->done;
+    size_t n = d->n_done;
+    d->done = NULL;
+    d->n_done = d->cap_done = 0;
     aw_store *s = aw_app_store(d->app);
     int r = s->begin(s, true);
-    for (size_t i = 0; r == AW_OK && i < d->n_done; i++) r = s->outbox->done(s, d->done_ids[i]);
+    int64_t lease_until = aw_time_ms() + LEASE_MS;
+    for (size_t i = 0; r == AW_OK && i < n; i++) {
+        aw_outbox_job *j = &done[i]->job;
+        if (!is_cursor(j)) {
+            r = s->outbox->done(s, j->id);
+            continue;
+        }
+        int x = s->outbox->cursor_sent(s, j->actor, j->subid, j->seq, d->app->shard_id, lease_until);
+        if (x == AW_ENOTFOUND) continue; /* the subscription went, or (after a long stall) the lease did */
+        if (x != AW_OK) {
+            r = x;
+            break;
+        }
+        j->attempts = 0;
+        if (!d->closing) cursor_step(d, j);
+        else job_release(d, j, 0, aw_time_ms()); /* the next process takes it from here */
+    }
     if (r == AW_OK) r = s->commit(s);
     else s->rollback(s);
     if (r != AW_OK) {
-        AW_WARN(&d->app->log, "delivery: could not record %zu completed jobs (%s); they will be resent", d->n_done,
+        AW_WARN(&d->app->log, "delivery: could not record %zu completed jobs (%s); they will be resent", n,
                 aw_strerror(r));
     }
-    d->n_done = 0;
+    for (size_t i = 0; i < n; i++) job_ctx_free(done[i]);
+    free(done);
     if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
-static void job_done(aw_delivery *d, int64_t id)
+/* Give the job back for another attempt at due_ms (lease released). */
+static int job_release(aw_delivery *d, const aw_outbox_job *j, int attempts, int64_t due_ms)
 {
+    aw_store *s = aw_app_store(d->app);
+    if (is_cursor(j)) return s->outbox->cursor_retry(s, j->actor, j->subid, attempts, due_ms);
+    return s->outbox->retry(s, j->id, attempts, due_ms);
+}
+
+/* Record a finished job (delivered, given up, or nothing left to send) with the next batch. */
+static void job_done(aw_delivery *d, const aw_outbox_job *j)
+{
+    job_ctx *c = NULL;
     if (d->n_done == d->cap_done) {
         size_t nc = d->cap_done ? d->cap_done * 2 : 64;
-        int64_t *p = realloc(d->done_ids, nc * sizeof *p);
-        if (!p) {
-            aw_app_store(d->app)->outbox->done(aw_app_store(d->app), id);
-            return;
+        job_ctx **p = realloc(d->done, nc * sizeof *p);
+        if (p) {
+            d->done = p;
+            d->cap_done = nc;
         }
-        d->done_ids = p;
-        d->cap_done = nc;
     }
-    d->done_ids[d->n_done++] = id;
+    if (d->n_done < d->cap_done) c = job_ctx_new(d, j);
+    if (!c) { /* out of memory: record it on its own; a cursor is claimed again */
+        aw_store *s = aw_app_store(d->app);
+        if (!is_cursor(j)) s->outbox->done(s, j->id);
+        else if (s->outbox->cursor_sent(s, j->actor, j->subid, j->seq, d->app->shard_id, 0) == AW_OK)
+            job_release(d, j, 0, aw_time_ms());
+        return;
+    }
+    d->done[d->n_done++] = c;
     if (!d->closing && !uv_is_active((uv_handle_t *)&d->flush)) uv_timer_start(&d->flush, on_flush, 0, 0);
 }
 
@@ -120,10 +169,10 @@ static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, 
         AW_WARN(&d->app->log, "delivery: giving up on %s seq %lld to peer %s after %d attempts; the diff stays "
                               "available for polling", j->subid, (long long)j->seq, j->peerid, attempts);
         d->failed++;
-        job_done(d, j->id);
+        job_done(d, j);
         return;
     }
-    int r = aw_app_store(d->app)->outbox->retry(aw_app_store(d->app), j->id, attempts, aw_time_ms() + delay_ms);
+    int r = job_release(d, j, attempts, aw_time_ms() + delay_ms);
     if (r != AW_OK) AW_WARN(&d->app->log, "delivery: reschedule failed: %s", aw_strerror(r));
 }
 
@@ -150,6 +199,15 @@ static int64_t pause_peer(aw_delivery *d, const aw_outbox_job *j, uint32_t retry
     AW_INFO(&d->app->log, "delivery: peer %s answered 503; its callbacks pause for %lld ms", j->peerid,
             (long long)pause);
     return pause;
+}
+
+/* While a 503 pause of the job's peer lasts: true, and its end in *until. */
+static bool peer_paused(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
+{
+    if (!d->pauses_known) return false;
+    aw_store *s = aw_app_store(d->app);
+    int64_t backoff = 0;
+    return s->outbox->pause_get(s, j->actor, j->peerid, until, &backoff) == AW_OK && *until > aw_time_ms();
 }
 
 /* A delivered callback ends the peer's backoff sequence. */
@@ -208,12 +266,16 @@ static void resync_instead(aw_delivery *d, const aw_outbox_job *job, const aw_su
     json_decref(full);
     if (r == AW_OK) r = s->outbox->drop_before(s, job->actor, job->subid, seq);
     if (r == AW_OK) r = s->subs->set_state(s, job->actor, job->subid, -1, -1, 0);
+    /* A cursor's lease goes (the resync job, now first in line, waits for it); its position moved past the
+     * resync already. */
+    if (r == AW_OK && is_cursor(job)) r = job_release(d, job, 0, aw_time_ms());
     if (r != AW_OK) {
         AW_WARN(&d->app->log, "delivery: resync of %s failed (%s); retrying", job->subid, aw_strerror(r));
         job_retry(d, job, backoff_ms(1), false);
         return;
     }
     AW_INFO(&d->app->log, "delivery: %s resyncs at seq %lld after pruned diffs", job->subid, (long long)seq);
+    if (is_cursor(job)) schedule_claim(d, 0); /* the resync job is claimable now */
 }
 
 /* ------------------------------------------------------------------ sending one job */
@@ -237,10 +299,10 @@ static void on_sent(const aw_result *res, void *ud)
         d->delivered++;
         breaker_record(d, j, true);
         pause_end(d, j);
-        job_done(d, j->id);
+        job_done(d, j);
     } else if (st == AW_ESHUTDOWN || st == AW_ECANCELED) {
         /* Leave the lease to expire: the job is resent after restart. Release it now if we can. */
-        aw_app_store(d->app)->outbox->retry(aw_app_store(d->app), j->id, j->attempts, aw_time_ms());
+        job_release(d, j, j->attempts, aw_time_ms());
     } else if (http == 429) {
         uint32_t ra = aw_result_retry_after_ms(res);
         job_retry(d, j, ra ? ra : 60000, false);
@@ -256,7 +318,7 @@ static void on_sent(const aw_result *res, void *ud)
         AW_INFO(&d->app->log, "delivery: peer %s answered %d to %s seq %lld; not retried", j->peerid, http, j->subid,
                 (long long)j->seq);
         d->failed++;
-        job_done(d, j->id);
+        job_done(d, j);
     }
     job_ctx_free(c);
     if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
@@ -355,7 +417,7 @@ static void send_notice(aw_delivery *d, const aw_outbox_job *job)
     const char *method = aw_json_str(p, "method"), *url = aw_json_str(p, "url"), *bearer = aw_json_str(p, "bearer");
     if (!method || !url) {
         json_decref(p);
-        job_done(d, job->id);
+        job_done(d, job);
         return;
     }
     aw_peer_request pr = {.method = method, .url = url, .bearer = bearer, .json = json_object_get(p, "body"),
@@ -390,10 +452,62 @@ int aw_delivery_enqueue_notice(aw_app *app, const char *actor, const char *peeri
     return r;
 }
 
-static void send_job(aw_delivery *d, const aw_outbox_job *job)
+/* Build and send the callback of `job` (a diff, with its ts and blob, or a resync) to the subscriber of
+ * publisher record `sub` over trust `t`. */
+static void send_callback(aw_delivery *d, const aw_outbox_job *job, const aw_sub_rec *sub, const aw_trust_rec *t,
+                          const char *ts, const char *blob)
 {
     aw_app *app = d->app;
-    aw_store *s = aw_app_store(app);
+    char *actor_url = aw_app_actor_url(app, job->actor);
+    bool downgraded = false;
+    size_t orig = 0;
+    wire_body w = {0};
+    if (actor_url) build_body(d->cap_bytes, job, sub, actor_url, ts, blob, &downgraded, &orig, &w);
+    free(actor_url);
+    aw_buf u = AW_BUF_INIT;
+    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t->baseuri, job->actor, job->subid);
+    char *url = aw_buf_take(&u);
+    job_ctx *c = w.data && url ? job_ctx_new(d, job) : NULL;
+    if (!c) {
+        job_retry(d, job, backoff_ms(1), false);
+        goto out;
+    }
+    encode_body(sub, t, &w);
+    char hdr_size[64];
+    snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
+    const char *hdrs[4] = {NULL};
+    size_t nh = 0;
+    if (downgraded) {
+        hdrs[nh++] = "X-ActingWeb-Granularity-Downgraded: true";
+        hdrs[nh++] = hdr_size;
+    }
+    if (w.enc) hdrs[nh++] = w.enc;
+    aw_peer_request pr = {.method = "POST",
+                          .url = url,
+                          .bearer = t->secret,
+                          .body = w.data,
+                          .body_len = w.len,
+                          .content_type = "application/json",
+                          .headers = nh ? hdrs : NULL,
+                          .idempotency = AW_IDEMP_SAFE};
+    static const aw_retry_policy once = {1, 0};
+    aw_call_opts opts = {.deadline_ms = app->cfg.net.attempt_ms, .retry = &once};
+    int r = aw_peer_request_async(app, &pr, &opts, on_sent, c, &c->op);
+    if (r != AW_OK) {
+        job_ctx_free(c);
+        job_retry(d, job, backoff_ms(1), false);
+    } else {
+        d->in_flight++;
+    }
+out:
+    free(url);
+    free(w.data);
+}
+
+/* An outbox job: a resync, a low-form fallback (diff_low), a peer notice. */
+static void send_job(aw_delivery *d, const aw_outbox_job *job)
+{
+    aw_store *s = aw_app_store(d->app);
     int64_t until = 0;
     if (breaker_open(d, job, &until)) {
         job_retry(d, job, until - aw_time_ms(), false);
@@ -408,7 +522,7 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
     char *ts = NULL, *blob = NULL;
     int r = s->subs->delivery_view(s, job->actor, job->subid, job->peerid, job->seq, &sub, &t, &ts, &blob);
     if (r == AW_ENOTFOUND) {
-        job_done(d, job->id);
+        job_done(d, job);
         return;
     }
     if (r != AW_OK) {
@@ -416,72 +530,62 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
         return;
     }
     bool is_diff = !strcmp(job->kind, "diff") || !strcmp(job->kind, "diff_low");
-    wire_body w = {0};
-    char *url = NULL;
     if (!sub.callback && sub.resync_pending && is_diff) {
         resync_instead(d, job, &sub);
-        goto out;
-    }
-    if (!sub.callback && sub.resync_pending && !strcmp(job->kind, "resync"))
-        s->subs->set_state(s, job->actor, job->subid, -1, -1, 0); /* a resync (resume) is going out anyway */
-    if (!t.baseuri || (is_diff && !blob)) {
-        job_done(d, job->id); /* trust gone, or the diff acknowledged (cleared) already */
-        goto out;
-    }
-    char *actor_url = aw_app_actor_url(app, job->actor);
-    bool downgraded = false;
-    size_t orig = 0;
-    if (actor_url) build_body(d->cap_bytes, job, &sub, actor_url, ts, blob, &downgraded, &orig, &w);
-    free(actor_url);
-    aw_buf u = AW_BUF_INIT;
-    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t.baseuri, job->actor, job->subid);
-    url = aw_buf_take(&u);
-    job_ctx *c = w.data && url ? job_ctx_new(d, job) : NULL;
-    if (!c) {
-        job_retry(d, job, backoff_ms(1), false);
-        goto out;
-    }
-    encode_body(&sub, &t, &w);
-    char hdr_size[64];
-    snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
-    const char *hdrs[4] = {NULL};
-    size_t nh = 0;
-    if (downgraded) {
-        hdrs[nh++] = "X-ActingWeb-Granularity-Downgraded: true";
-        hdrs[nh++] = hdr_size;
-    }
-    if (w.enc) hdrs[nh++] = w.enc;
-    aw_peer_request pr = {.method = "POST",
-                          .url = url,
-                          .bearer = t.secret,
-                          .body = w.data,
-                          .body_len = w.len,
-                          .content_type = "application/json",
-                          .headers = nh ? hdrs : NULL,
-                          .idempotency = AW_IDEMP_SAFE};
-    static const aw_retry_policy once = {1, 0};
-    aw_call_opts opts = {.deadline_ms = app->cfg.net.attempt_ms, .retry = &once};
-    r = aw_peer_request_async(app, &pr, &opts, on_sent, c, &c->op);
-    if (r != AW_OK) {
-        job_ctx_free(c);
-        job_retry(d, job, backoff_ms(1), false);
     } else {
-        d->in_flight++;
+        if (!sub.callback && sub.resync_pending && !strcmp(job->kind, "resync"))
+            s->subs->set_state(s, job->actor, job->subid, -1, -1, 0); /* a resync (resume) is going out anyway */
+        if (!t.baseuri || (is_diff && !blob)) job_done(d, job); /* trust gone, or the diff cleared already */
+        else send_callback(d, job, &sub, &t, ts, blob);
     }
-out:
-    free(url);
-    free(w.data);
     free(ts);
     free(blob);
     aw_sub_rec_free(&sub);
     aw_trust_rec_free(&t);
 }
 
+/* A cursor at position j->seq (inside a write transaction: its claim, or the flush that recorded its last
+ * diff): send the first diff after it, or end the wait when none is left (diffs acknowledged meanwhile
+ * count as sent). */
+static void cursor_step(aw_delivery *d, const aw_outbox_job *j)
+{
+    aw_store *s = aw_app_store(d->app);
+    int64_t until = 0;
+    if (breaker_open(d, j, &until) || peer_paused(d, j, &until)) {
+        job_release(d, j, j->attempts, until);
+        return;
+    }
+    aw_sub_rec sub;
+    aw_trust_rec t;
+    char *ts = NULL, *blob = NULL;
+    aw_outbox_job next = *j;
+    int r = s->subs->delivery_view_next(s, j->actor, j->subid, j->peerid, j->seq, &sub, &t, &next.seq, &ts, &blob);
+    if (r == AW_ENOTFOUND) return; /* gone with its subscription */
+    if (r != AW_OK) {
+        job_retry(d, j, backoff_ms(1), false);
+        return;
+    }
+    if (sub.resync_pending) {
+        resync_instead(d, &next, &sub);
+    } else if (!t.baseuri || !blob) {
+        r = s->outbox->cursor_idle(s, j->actor, j->subid, d->app->shard_id);
+        if (r != AW_OK) AW_WARN(&d->app->log, "delivery: could not end the wait of %s: %s", j->subid, aw_strerror(r));
+    } else {
+        send_callback(d, &next, &sub, &t, ts, blob);
+    }
+    free(ts);
+    free(blob);
+    aw_sub_rec_free(&sub);
+    aw_trust_rec_free(&t);
+}
+
+/* Called for every job (cursor or outbox row) inside its claim's transaction. */
 static int on_claimed(const aw_outbox_job *j, void *ud)
 {
     aw_delivery *d = ud;
     d->n_claimed++;
-    send_job(d, j);
+    if (is_cursor(j)) cursor_step(d, j);
+    else send_job(d, j);
     return AW_OK;
 }
 
@@ -491,14 +595,20 @@ static void on_timer(uv_timer_t *t)
     if (d->closing) return;
     if (d->in_flight >= d->max_in_flight) return; /* a completion schedules the next claim */
     int max = (int)(d->max_in_flight - d->in_flight);
-    if (max > 128) max = 128; /* bounds the time the claim holds the write lock */
+    if (max > 128) max = 128; /* bounds the time a claim holds the write lock */
     aw_store *s = aw_app_store(d->app);
     d->n_claimed = 0;
     /* Cheap (one row at most): lets a success here clear a pause another shard stored. */
     d->pauses_known = s->outbox->pauses_exist(s) != AW_ENOTFOUND;
-    int r = s->outbox->claim(s, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
+    int r = s->outbox->cursor_claim(s, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
     if (r != AW_OK && r != AW_ENOTFOUND)
-        AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
+        AW_WARN(&d->app->log, "delivery: claiming cursors failed: %s", aw_strerror(r));
+    if (d->n_claimed < max && d->in_flight < d->max_in_flight) {
+        int n = d->n_claimed;
+        r = s->outbox->claim(s, d->app->shard_id, aw_time_ms(), LEASE_MS, max - n, on_claimed, d);
+        if (r != AW_OK && r != AW_ENOTFOUND)
+            AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
+    }
     /* Next look: at once when the claim was cut by `max` and there is room; else when the earliest retry is
      * due, but at least every POLL_MS (other shards' jobs, expired leases). Jobs waiting behind an earlier
      * job of their subscription are claimed when that one completes (on_flush). */
@@ -691,8 +801,8 @@ void aw_delivery_shutdown(aw_app *app)
 {
     aw_delivery *d = app->delivery;
     if (!d || d->closing) return;
-    on_flush(&d->flush);
     d->closing = true;
+    on_flush(&d->flush);
     app->closing_handles += 2;
     uv_close((uv_handle_t *)&d->timer, on_closed);
     uv_close((uv_handle_t *)&d->flush, on_closed);
@@ -702,7 +812,8 @@ void aw_delivery_free(aw_app *app)
 {
     aw_delivery *d = app->delivery;
     if (!d) return;
-    free(d->done_ids);
+    for (size_t i = 0; i < d->n_done; i++) job_ctx_free(d->done[i]);
+    free(d->done);
     free(d);
     app->delivery = NULL;
 }

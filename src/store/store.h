@@ -196,6 +196,7 @@ typedef struct aw_sub_rec {
     char *created_at;
     char *accept_encoding; /* publisher record: encodings the subscriber accepts for callbacks, comma-separated
                             * ("gzip,deflate"); "" when none; NULL in a record passed to create = "" */
+    bool send_due;         /* publisher record: diffs wait for delivery (only each_for_change fills it) */
 } aw_sub_rec;
 
 void aw_sub_rec_free(aw_sub_rec *r);
@@ -221,8 +222,11 @@ typedef struct aw_store_sub_ops {
     /* Atomically take the next sequence number (UPDATE ... sequence + 1 RETURNING). */
     int (*next_seq)(aw_store *s, const char *actor, const char *subid, int64_t *seq);
     /* The same when the caller read the current sequence `prev` in its transaction: one plain UPDATE
-     * guarded by `sequence = prev` (no RETURNING); falls back to next_seq when the row moved meanwhile. */
-    int (*next_seq_after)(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t *seq);
+     * guarded by `sequence = prev` (no RETURNING); falls back to next_seq when the row moved meanwhile.
+     * wake_ms > 0 also starts the delivery cursor's wait, as outbox->cursor_wake (pass it when the record
+     * read had send_due false and the new diff is to be delivered). */
+    int (*next_seq_after)(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t wake_ms,
+                          int64_t *seq);
     /* Mirror state: set the applied sequence (and acked/resync flags when >= 0). */
     int (*set_state)(aw_store *s, const char *actor, const char *subid, int64_t sequence, int64_t acked_seq,
                      int resync_pending);
@@ -246,6 +250,10 @@ typedef struct aw_store_sub_ops {
      * the subscription is gone. Free with aw_sub_rec_free, aw_trust_rec_free, free. */
     int (*delivery_view)(aw_store *s, const char *actor, const char *subid, const char *peerid, int64_t seq,
                          aw_sub_rec *sub, aw_trust_rec *t, char **ts, char **blob);
+    /* The same for the first diff with a sequence above `after` (the delivery cursor's next diff); its number
+     * in *seq (0 with *ts and *blob NULL when there is none). */
+    int (*delivery_view_next)(aw_store *s, const char *actor, const char *subid, const char *peerid, int64_t after,
+                              aw_sub_rec *sub, aw_trust_rec *t, int64_t *seq, char **ts, char **blob);
     /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
      * resync pending, or queued callbacks older than stale_ms (a gap); with `all`, every mirror (the
      * periodic polling backstop). At most 1000 per call. */
@@ -264,7 +272,13 @@ typedef struct aw_store_sub_ops {
     int (*is_suspended)(aw_store *s, const char *actor, const char *target, const char *subtarget);
 } aw_store_sub_ops;
 
-/* Durable delivery jobs (publisher side). Claimed rows are leased so several shards can share them. */
+/* Durable delivery (publisher side). Diffs go out from each publisher record as from a cursor: the record's
+ * sent_seq trails its sequence while diffs wait (and its send_due_ms is set: cursor_wake), and the record
+ * carries the send lease and retry state, so a change stores no job of its own. Everything else (resyncs, low-form fallbacks, peer notices) is a job
+ * row in the outbox. Both kinds are leased so several shards can share them, and a subscription has at
+ * most one request in flight: a cursor is not claimed while its subscription has outbox jobs, and those
+ * wait while the cursor is leased. A job queued for a subscription moves the cursor past its sequence
+ * (cursor_skip), so it never overtakes a diff. */
 typedef struct aw_outbox_job {
     int64_t id;
     char *actor;
@@ -285,7 +299,7 @@ typedef struct aw_store_outbox_ops {
     int (*add)(aw_store *s, const aw_outbox_job *j);
     /* Lease up to `max` due jobs (due_ms <= now_ms, not leased by anyone) for lease_ms to `owner`;
      * calls fn for each leased job, inside the claiming write transaction (fn may read and write the store
-     * but must not begin a transaction). Only the earliest job per subscription is leased. */
+     * but must not begin a transaction). Only the earliest job per subscription is leased, and none while the subscription's cursor is. */
     int (*claim)(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max, aw_outbox_each_fn fn,
                  void *ud);
     int (*done)(aw_store *s, int64_t id);
@@ -311,6 +325,27 @@ typedef struct aw_store_outbox_ops {
     int (*pause_clear)(aw_store *s, const char *actor, const char *peerid);
     /* AW_OK when any pause is stored, else ENOTFOUND. */
     int (*pauses_exist)(aw_store *s);
+
+    /* Lease up to `max` publisher records with diffs waiting that are due (send_due_ms <= now_ms, not
+     * leased, peer not paused, no outbox job of the subscription) and call fn for each inside the claiming
+     * write transaction, with a job of kind "cursor": id 0, seq = the record's sent_seq, attempts its
+     * send_attempts. next_due and release_others cover cursors too. */
+    int (*cursor_claim)(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
+                        aw_outbox_each_fn fn, void *ud);
+    /* Inside a change's transaction: diffs now wait on this record (a no-op when they already did). */
+    int (*cursor_wake)(aw_store *s, const char *actor, const char *subid, int64_t now_ms);
+    /* Diffs up to `seq` are done with (delivered, or given up): sent_seq rises to seq, the attempt count
+     * restarts and `owner`'s lease is extended to lease_until (it goes on with the next diff).
+     * ENOTFOUND when the subscription is gone or `owner` lost the lease. */
+    int (*cursor_sent)(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *owner,
+                       int64_t lease_until);
+    /* No diff is left after the cursor (in the caller's write transaction): sent_seq rises to the record's
+     * sequence, the wait ends and `owner`'s lease is released. */
+    int (*cursor_idle)(aw_store *s, const char *actor, const char *subid, const char *owner);
+    /* Reschedule the cursor's next diff for due_ms (lease released). */
+    int (*cursor_retry)(aw_store *s, const char *actor, const char *subid, int attempts, int64_t due_ms);
+    /* Move the cursor past `seq` without touching its lease (a resync job replaces the diffs before it). */
+    int (*cursor_skip)(aw_store *s, const char *actor, const char *subid, int64_t seq);
 } aw_store_outbox_ops;
 
 /* Subscriber-side queue of out-of-order callbacks. */

@@ -1,5 +1,5 @@
-"""Cascades (issue #4): deleting a trust (from either side) or an actor removes its subscriptions, diffs,
-outbox jobs, queued callbacks, remote-store data and delivery state on both daemons. Storage is checked
+"""Cascades (issue #4): deleting a trust (from either side) or an actor removes its subscriptions (with their
+delivery cursors), diffs, outbox jobs, queued callbacks, remote-store data and delivery state on both daemons. Storage is checked
 directly in each daemon's SQLite file (read-only)."""
 import os
 import signal
@@ -50,7 +50,8 @@ class Cascades(awtest.MultiDaemonTest):
                   json_body={"id": b.id, "subscriptionid": sid_ab, "target": "properties", "sequence": 50,
                              "data": {"far": "ahead"}})
         self.assertEqual(r.status, 204, r)
-        # stall the subscriber daemon: b's callbacks time out and stay in the outbox
+        # stall the subscriber daemon: b's callbacks time out and stay undelivered (the publisher record's
+        # delivery cursor, sent_seq, trails its sequence)
         os.kill(self.sub.proc.pid, signal.SIGSTOP)
         try:
             for i in range(3):
@@ -58,9 +59,11 @@ class Cascades(awtest.MultiDaemonTest):
             ok = wait_for(lambda: n(self.pub, "SELECT COUNT(*) FROM attributes WHERE actor=? AND "
                                               "bucket='_circuit_breaker_state'", b.id) > 0, timeout=10)
             if not ok:  # diagnostics for a rare failure seen once under parallel load
-                jobs = q(self.pub, "SELECT id, subid, seq, attempts, due_ms, lease_owner, lease_until FROM outbox")
-                self.fail("no breaker state recorded; outbox %r; publisher log:\n%s" % (jobs, self.pub.read_log()[-3000:]))
-            self.assertGreater(n(self.pub, "SELECT COUNT(*) FROM outbox WHERE actor=? AND peerid=?", b.id, a.id), 0)
+                jobs = q(self.pub, "SELECT subid, sequence, sent_seq, send_attempts, send_due_ms, lease_owner,"
+                                   " lease_until FROM subscriptions WHERE callback=0")
+                self.fail("no breaker state recorded; cursors %r; publisher log:\n%s" % (jobs, self.pub.read_log()[-3000:]))
+            self.assertGreater(n(self.pub, "SELECT COUNT(*) FROM subscriptions WHERE actor=? AND peerid=? AND callback=0"
+                                           " AND sent_seq < sequence", b.id, a.id), 0)
             self.assertGreater(n(self.pub, "SELECT COUNT(*) FROM diffs WHERE actor=? AND subid=?", b.id, sid_ab), 0)
         finally:
             os.kill(self.sub.proc.pid, signal.SIGCONT)

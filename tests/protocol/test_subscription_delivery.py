@@ -165,9 +165,10 @@ class Delivery(awtest.MultiDaemonTest):
             pub.kill9()
         finally:
             os.kill(sub.proc.pid, signal.SIGCONT)
-        # the kill really happened mid-delivery: jobs were still in the publisher's outbox
-        self.assertGreater(count_rows(pub, "SELECT COUNT(*) FROM outbox WHERE actor=?", b.id), 0)
-        pub.start()   # same port and data: the outbox survives, leased jobs are taken over
+        # the kill really happened mid-delivery: the publisher record's delivery cursor still trailed
+        self.assertGreater(count_rows(pub, "SELECT COUNT(*) FROM subscriptions WHERE actor=? AND callback=0"
+                                           " AND sent_seq < sequence", b.id), 0)
+        pub.start()   # same port and data: the cursor survives, its lease is taken over
         self.assertConverges(a, b)
         self.assertEqual(mirror(a, b)[0]["sequence"], 8)
         # everything acknowledged in the end: the publisher's diffs are cleared
@@ -402,6 +403,7 @@ class Delivery(awtest.MultiDaemonTest):
         self.assertEqual(count_rows(pub, "SELECT resync_pending FROM subscriptions WHERE actor=? AND subid=?",
                                     b.id, sid), 0)
         self.assertEqual(count_rows(pub, "SELECT COUNT(*) FROM outbox WHERE actor=?", b.id), 0)
+        self.assertEqual(count_rows(pub, "SELECT sent_seq FROM subscriptions WHERE actor=? AND subid=?", b.id, sid), 9)
         # normal delivery afterwards
         b.req("PUT", "/properties/k", body="after")
         self.assertTrue(wait_for(lambda: len(f.accepted()) >= 2, timeout=10), f.all_calls())

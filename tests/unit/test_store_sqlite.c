@@ -775,15 +775,151 @@ static void sequence_after(void **state)
                       .granularity = (char *)"high", .accept_encoding = (char *)""};
     assert_int_equal(s->subs->create(s, &rec), AW_OK);
     int64_t seq = 0;
-    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 0, &seq), AW_OK);
+    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 0, 0, &seq), AW_OK);
     assert_int_equal(seq, 1);
     assert_int_equal(s->subs->next_seq(s, A, "s1", &seq), AW_OK);
     assert_int_equal(seq, 2);
-    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 1, &seq), AW_OK); /* stale read: 2 -> 3 */
+    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 1, 0, &seq), AW_OK); /* stale read: 2 -> 3 */
     assert_int_equal(seq, 3);
-    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 3, &seq), AW_OK);
+    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 3, 0, &seq), AW_OK);
     assert_int_equal(seq, 4);
-    assert_int_equal(s->subs->next_seq_after(s, A, "nosuch", 0, &seq), AW_ENOTFOUND);
+    assert_int_equal(s->subs->next_seq_after(s, A, "nosuch", 0, 0, &seq), AW_ENOTFOUND);
+}
+
+/* Delivery cursors: a change wakes the publisher record; a claim leases it; a recorded delivery moves
+ * sent_seq and keeps the lease; with no diff left the wait ends; outbox jobs of the subscription and the
+ * cursor never go out at the same time; retries and dead owners' leases as for outbox jobs. */
+typedef struct claimed {
+    int n;
+    int64_t seq;
+    char kind[16];
+} claimed;
+
+static int note_claimed(const aw_outbox_job *j, void *ud)
+{
+    claimed *c = ud;
+    c->n++;
+    c->seq = j->seq;
+    snprintf(c->kind, sizeof c->kind, "%s", j->kind);
+    return AW_OK;
+}
+
+static void add_diff(aw_store *s, const char *actor, const char *subid, int64_t now)
+{
+    int64_t seq = 0;
+    assert_int_equal(s->begin(s, true), AW_OK);
+    assert_int_equal(s->subs->next_seq(s, actor, subid, &seq), AW_OK);
+    assert_int_equal(s->subs->diff_add(s, actor, subid, seq, "2026-01-01T00:00:00", "{\"k\":1}"), AW_OK);
+    assert_int_equal(s->outbox->cursor_wake(s, actor, subid, now), AW_OK);
+    assert_int_equal(s->commit(s), AW_OK);
+}
+
+static void delivery_cursor(void **state)
+{
+    fx *f = *state;
+    aw_store *s = f->s;
+    const char *A = "curaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    mk_actor(s, A, "c");
+    mk_trust(s, A, "peer1", "friend", "urn:x", "secret-1");
+    aw_sub_rec rec = {.actor = (char *)A, .subid = (char *)"sub1", .peerid = (char *)"peer1",
+                      .target = (char *)"properties", .granularity = (char *)"high", .accept_encoding = (char *)""};
+    assert_int_equal(s->subs->create(s, &rec), AW_OK);
+    sqlite3 *db = raw_open(f);
+    claimed c = {0};
+    int64_t due = 0;
+    /* nothing waits yet */
+    assert_int_equal(s->outbox->cursor_claim(s, "t-1", 100, 1000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 0);
+    for (int i = 0; i < 3; i++) add_diff(s, A, "sub1", 100);
+    assert_int_equal(s->outbox->next_due(s, 50, &due), AW_OK);
+    assert_int_equal(due, 100);
+    assert_int_equal(s->outbox->cursor_claim(s, "t-1", 100, 1000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.seq, 0);
+    assert_string_equal(c.kind, "cursor");
+    c.n = 0;
+    assert_int_equal(s->outbox->cursor_claim(s, "t-2", 100, 1000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 0); /* leased */
+    /* an outbox job of the subscription waits while the cursor is leased, and blocks the cursor */
+    aw_outbox_job j = {.actor = (char *)A, .subid = (char *)"sub1", .peerid = (char *)"peer1", .seq = 3,
+                       .kind = (char *)"resync", .due_ms = 0};
+    assert_int_equal(s->outbox->add(s, &j), AW_OK);
+    assert_int_equal(s->outbox->claim(s, "t-2", 100, 1000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 0);
+    /* delivered diff 1: sent_seq moves, the lease stays with its owner */
+    assert_int_equal(s->outbox->cursor_sent(s, A, "sub1", 1, "t-2", 5000), AW_ENOTFOUND);
+    assert_int_equal(s->outbox->cursor_sent(s, A, "sub1", 1, "t-1", 5000), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT sent_seq FROM subscriptions WHERE actor = ?1", A), 1);
+    assert_int_equal(raw_int(db, "SELECT lease_until FROM subscriptions WHERE actor = ?1", A), 5000);
+    aw_sub_rec sub;
+    aw_trust_rec t;
+    char *ts = NULL, *blob = NULL;
+    int64_t seq = 0;
+    assert_int_equal(s->subs->delivery_view_next(s, A, "sub1", "peer1", 1, &sub, &t, &seq, &ts, &blob), AW_OK);
+    assert_int_equal(seq, 2);
+    assert_string_equal(blob, "{\"k\":1}");
+    assert_non_null(t.baseuri);
+    free(ts);
+    free(blob);
+    aw_sub_rec_free(&sub);
+    aw_trust_rec_free(&t);
+    /* the cursor released: the job goes first, and the cursor waits for it */
+    assert_int_equal(s->outbox->cursor_retry(s, A, "sub1", 0, 100), AW_OK);
+    assert_int_equal(s->outbox->cursor_claim(s, "t-1", 100, 1000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(s->outbox->claim(s, "t-2", 100, 1000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.kind, "resync");
+    assert_int_equal(s->outbox->drop_before(s, A, "sub1", 4), AW_OK);
+    /* acknowledged meanwhile: no diff after 1 is left, and the wait ends with sent_seq = sequence */
+    assert_int_equal(s->subs->diff_clear(s, A, "sub1", 3), AW_OK);
+    c.n = 0;
+    assert_int_equal(s->outbox->cursor_claim(s, "t-1", 100, 1000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.seq, 1);
+    assert_int_equal(s->subs->delivery_view_next(s, A, "sub1", "peer1", 1, &sub, &t, &seq, &ts, &blob), AW_OK);
+    assert_int_equal(seq, 0);
+    assert_null(blob);
+    aw_sub_rec_free(&sub);
+    aw_trust_rec_free(&t);
+    free(ts);
+    assert_int_equal(s->outbox->cursor_idle(s, A, "sub1", "t-1"), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT sent_seq FROM subscriptions WHERE actor = ?1", A), 3);
+    assert_int_equal(raw_int(db, "SELECT send_due_ms IS NULL AND lease_owner IS NULL FROM subscriptions"
+                                 " WHERE actor = ?1", A), 1);
+    assert_int_equal(s->outbox->next_due(s, 50, &due), AW_ENOTFOUND);
+    /* a new diff wakes it again (the sequence step of a change does it); a dead owner's lease is released
+     * at start */
+    assert_int_equal(s->subs->next_seq_after(s, A, "sub1", 3, 200, &seq), AW_OK);
+    assert_int_equal(seq, 4);
+    assert_int_equal(s->subs->diff_add(s, A, "sub1", seq, "2026-01-01T00:00:00", "{}"), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT send_due_ms FROM subscriptions WHERE actor = ?1", A), 200);
+    c.n = 0;
+    assert_int_equal(s->outbox->cursor_claim(s, "9-1", 200, 60000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(s->outbox->release_others(s, "10-"), AW_OK);
+    assert_int_equal(s->outbox->cursor_claim(s, "10-1", 200, 60000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 2);
+    /* a retry waits for its time; a paused peer waits for the pause */
+    assert_int_equal(s->outbox->cursor_retry(s, A, "sub1", 2, 7000), AW_OK);
+    assert_int_equal(s->outbox->cursor_claim(s, "10-1", 6999, 60000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(s->outbox->next_due(s, 200, &due), AW_OK);
+    assert_int_equal(due, 7000);
+    assert_int_equal(s->outbox->pause_set(s, A, "peer1", 8000, 1000), AW_OK);
+    assert_int_equal(s->outbox->cursor_claim(s, "10-1", 7000, 60000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(s->outbox->cursor_claim(s, "10-1", 8000, 60000, 10, note_claimed, &c), AW_OK);
+    assert_int_equal(c.n, 3);
+    /* the cap prunes a diff the cursor has not sent: the record is flagged for a resync */
+    bool flagged = false;
+    add_diff(s, A, "sub1", 8000);
+    assert_int_equal(s->subs->diff_trim(s, A, "sub1", 5, 1, &flagged), AW_OK);
+    assert_true(flagged);
+    /* gone with the subscription */
+    assert_int_equal(s->subs->del(s, A, "sub1"), AW_OK);
+    assert_int_equal(s->outbox->cursor_sent(s, A, "sub1", 5, "10-1", 0), AW_ENOTFOUND);
+    sqlite3_close(db);
 }
 
 /* Background checkpoints: commits alone (no housekeeping call) keep the WAL bounded, because the
@@ -835,7 +971,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(open_migrate_twice), T(newer_schema_refused), T(actors_crud), T(delete_cascade),
         T(properties),         T(attributes),          T(trusts),      T(transactions),
-        T(diff_cap_and_pauses), T(group_commit), T(sequence_after), T(background_checkpoint),
+        T(diff_cap_and_pauses), T(group_commit), T(sequence_after), T(delivery_cursor),
+        T(background_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

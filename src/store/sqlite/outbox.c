@@ -44,6 +44,9 @@ static int read_job(sqlite3_stmt *st, aw_outbox_job *j)
  * leased, so a leased job blocks the rest of its subscription as their head), so a subscription has at most
  * one request in flight, in order. Finding out whether a job is the head is one index seek on
  * outbox_sub, whatever the length of the subscription's backlog. */
+static int hand_over(aw_store *s, sqlite3_stmt *st, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
+                     int (*read)(sqlite3_stmt *, aw_outbox_job *), aw_outbox_each_fn fn, void *ud);
+
 static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
                         aw_outbox_each_fn fn, void *ud)
 {
@@ -61,12 +64,25 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
            "   AND p.seq < o.seq AND o.subid <> '')"
            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.actor = o.actor AND p.subid = o.subid"
            "   AND p.seq = o.seq AND p.id < o.id AND o.subid <> '')"
+           /* the subscription's cursor has a diff in flight: it goes first */
+           " AND NOT EXISTS (SELECT 1 FROM subscriptions c WHERE c.actor = o.actor AND c.subid = o.subid"
+           "   AND c.lease_until > ?2 AND o.subid <> '')"
            " ORDER BY o.due_ms LIMIT ?4)"
            " RETURNING id, actor, subid, peerid, seq, kind, payload, attempts, due_ms");
     if (!st) {
         s->rollback(s);
         return AW_ESTORAGE;
     }
+    return hand_over(s, st, owner, now_ms, lease_ms, max, read_job, fn, ud);
+}
+
+/* Run a claiming statement (parameters ?1 owner, ?2 now, ?3 lease, ?4 max) inside the open write
+ * transaction, read its rows with `read`, hand them to fn, then commit (or roll back on error). */
+static int hand_over(aw_store *s, sqlite3_stmt *st, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
+                     int (*read)(sqlite3_stmt *, aw_outbox_job *), aw_outbox_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    int r = AW_OK;
     aw_sq_bind_text(st, 1, owner);
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int64(st, 3, lease_ms);
@@ -85,7 +101,7 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
             jobs = p;
             cap = nc;
         }
-        if ((r = read_job(st, &jobs[n])) != AW_OK) break;
+        if ((r = read(st, &jobs[n])) != AW_OK) break;
         n++;
     }
     if (r == AW_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) r = aw_sq_status(q, rc, "outbox claim");
@@ -129,6 +145,8 @@ static int outbox_next_due(aw_store *s, int64_t after_ms, int64_t *due_ms)
 {
     aw_sq *q = aw_sq_of(s);
     sqlite3_stmt *st = aw_sq_stmt(q, "SELECT MIN(t) FROM (SELECT MIN(due_ms) AS t FROM outbox WHERE due_ms > ?1"
+                                     " UNION ALL SELECT MIN(send_due_ms) FROM subscriptions INDEXED BY"
+                                     " subscriptions_unsent WHERE " AW_SQ_UNSENT " AND send_due_ms > ?1"
                                      " UNION ALL SELECT MIN(until_ms) FROM peer_pauses WHERE until_ms > ?1)");
     if (!st) return AW_ESTORAGE;
     sqlite3_bind_int64(st, 1, after_ms);
@@ -157,11 +175,20 @@ static int outbox_count(aw_store *s, int64_t *n)
 static int outbox_release_others(aw_store *s, const char *keep_prefix)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT"
-                                     " NULL AND substr(lease_owner, 1, length(?1)) <> ?1");
-    if (!st) return AW_ESTORAGE;
-    aw_sq_bind_text(st, 1, keep_prefix);
-    return aw_sq_exec_stmt(q, st, "outbox release");
+    static const char *const sql[] = {
+        "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL"
+        " AND substr(lease_owner, 1, length(?1)) <> ?1",
+        "UPDATE subscriptions SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL"
+        " AND substr(lease_owner, 1, length(?1)) <> ?1",
+    };
+    int r = AW_OK;
+    for (size_t i = 0; r == AW_OK && i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st = aw_sq_stmt(q, sql[i]);
+        if (!st) return AW_ESTORAGE;
+        aw_sq_bind_text(st, 1, keep_prefix);
+        r = aw_sq_exec_stmt(q, st, "outbox release");
+    }
+    return r;
 }
 
 static int outbox_breakers_exist(aw_store *s)
@@ -187,6 +214,156 @@ static int outbox_drop_before(aw_store *s, const char *actor, const char *subid,
     aw_sq_bind_text(st, 2, subid);
     sqlite3_bind_int64(st, 3, before);
     return aw_sq_exec_stmt(q, st, "outbox drop");
+}
+
+/* ------------------------------------------------------------------ delivery cursors */
+
+static int read_cursor(sqlite3_stmt *st, aw_outbox_job *j)
+{
+    memset(j, 0, sizeof *j);
+    j->actor = aw_sq_col_dup(st, 0);
+    j->subid = aw_sq_col_dup(st, 1);
+    j->peerid = aw_sq_col_dup(st, 2);
+    j->seq = sqlite3_column_int64(st, 3);
+    j->attempts = sqlite3_column_int(st, 4);
+    j->due_ms = sqlite3_column_int64(st, 5);
+    j->kind = strdup("cursor");
+    if (!j->actor || !j->subid || !j->peerid || !j->kind) {
+        aw_outbox_job_free(j);
+        return AW_ENOMEM;
+    }
+    return AW_OK;
+}
+
+/* Due cursors come from the partial index subscriptions_unsent, which holds only records with diffs waiting
+ * (a few entries however many subscriptions exist). They are selected first, then leased one by one by
+ * primary key: an UPDATE over a row-value IN list with RETURNING cost twice as much per row. */
+static int cursor_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
+                        aw_outbox_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    int r = s->begin(s, true);
+    if (r != AW_OK) return r;
+    sqlite3_stmt *st = aw_sq_stmt(
+        q, "SELECT actor, subid, peerid, sent_seq, send_attempts, send_due_ms FROM subscriptions"
+           " INDEXED BY subscriptions_unsent WHERE " AW_SQ_UNSENT " AND send_due_ms <= ?1 AND lease_until <= ?1"
+           " AND NOT EXISTS (SELECT 1 FROM peer_pauses pp WHERE pp.actor = subscriptions.actor"
+           "   AND pp.peerid = subscriptions.peerid AND pp.until_ms > ?1)"
+           " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.actor = subscriptions.actor"
+           "   AND o.subid = subscriptions.subid)"
+           " ORDER BY send_due_ms LIMIT ?2");
+    sqlite3_stmt *up = aw_sq_stmt(q, "UPDATE subscriptions SET lease_owner = ?3, lease_until = ?4"
+                                     " WHERE actor = ?1 AND subid = ?2");
+    if (!st || !up) {
+        s->rollback(s);
+        return AW_ESTORAGE;
+    }
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int(st, 2, max);
+    aw_outbox_job *jobs = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            aw_outbox_job *p = realloc(jobs, nc * sizeof *p);
+            if (!p) {
+                r = AW_ENOMEM;
+                break;
+            }
+            jobs = p;
+            cap = nc;
+        }
+        if ((r = read_cursor(st, &jobs[n])) != AW_OK) break;
+        n++;
+    }
+    if (r == AW_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) r = aw_sq_status(q, rc, "cursor claim");
+    sqlite3_reset(st);
+    for (size_t i = 0; r == AW_OK && i < n; i++) {
+        aw_sq_bind_text(up, 1, jobs[i].actor);
+        aw_sq_bind_text(up, 2, jobs[i].subid);
+        aw_sq_bind_text(up, 3, owner);
+        sqlite3_bind_int64(up, 4, now_ms + lease_ms);
+        r = aw_sq_exec_stmt(q, up, "cursor lease");
+    }
+    /* Handed over inside the transaction, as outbox jobs are (hand_over). */
+    for (size_t i = 0; i < n; i++) {
+        if (r == AW_OK) fn(&jobs[i], ud);
+        aw_outbox_job_free(&jobs[i]);
+    }
+    free(jobs);
+    if (r == AW_OK) r = s->commit(s);
+    else s->rollback(s);
+    return r;
+}
+
+static int cursor_wake(aw_store *s, const char *actor, const char *subid, int64_t now_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET send_due_ms = ?3 WHERE actor = ?1 AND subid = ?2"
+                                     " AND send_due_ms IS NULL");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, now_ms);
+    return aw_sq_exec_stmt(q, st, "cursor wake");
+}
+
+/* Leaves send_due_ms alone: the record stays in subscriptions_unsent, and the update touches its row only. */
+static int cursor_sent(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *owner,
+                       int64_t lease_until)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, ?3), send_attempts = 0,"
+                                     " lease_until = ?5 WHERE actor = ?1 AND subid = ?2 AND lease_owner = ?4");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, seq);
+    aw_sq_bind_text(st, 4, owner);
+    sqlite3_bind_int64(st, 5, lease_until);
+    int r = aw_sq_exec_stmt(q, st, "cursor sent");
+    if (r == AW_OK && sqlite3_changes(q->db) == 0) r = AW_ENOTFOUND;
+    return r;
+}
+
+static int cursor_idle(aw_store *s, const char *actor, const char *subid, const char *owner)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, sequence), send_due_ms = NULL,"
+                                     " send_attempts = 0, lease_owner = NULL, lease_until = 0 WHERE actor = ?1"
+                                     " AND subid = ?2 AND lease_owner = ?3");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    aw_sq_bind_text(st, 3, owner);
+    return aw_sq_exec_stmt(q, st, "cursor idle");
+}
+
+static int cursor_retry(aw_store *s, const char *actor, const char *subid, int attempts, int64_t due_ms)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET send_attempts = ?3, send_due_ms = ?4,"
+                                     " lease_owner = NULL, lease_until = 0 WHERE actor = ?1 AND subid = ?2"
+                                     " AND callback = 0");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int(st, 3, attempts);
+    sqlite3_bind_int64(st, 4, due_ms);
+    return aw_sq_exec_stmt(q, st, "cursor retry");
+}
+
+static int cursor_skip(aw_store *s, const char *actor, const char *subid, int64_t seq)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, ?3) WHERE actor = ?1"
+                                     " AND subid = ?2 AND callback = 0");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, seq);
+    return aw_sq_exec_stmt(q, st, "cursor skip");
 }
 
 /* ------------------------------------------------------------------ per-peer pauses */
@@ -260,6 +437,12 @@ const aw_store_outbox_ops aw_sq_outbox_ops = {
     .retry = outbox_retry,
     .next_due = outbox_next_due,
     .count = outbox_count,
+    .cursor_claim = cursor_claim,
+    .cursor_wake = cursor_wake,
+    .cursor_sent = cursor_sent,
+    .cursor_idle = cursor_idle,
+    .cursor_retry = cursor_retry,
+    .cursor_skip = cursor_skip,
 };
 
 /* ------------------------------------------------------------------ subscriber queue */

@@ -7,6 +7,10 @@
 #include "store/store.h"
 #include "util/log.h"
 
+/* A publisher record with diffs waiting for delivery (the partial index subscriptions_unsent; a query that
+ * should use it repeats this term). Only a write that starts or ends the wait touches the index. */
+#define AW_SQ_UNSENT "send_due_ms IS NOT NULL"
+
 typedef struct aw_sq_stmt_slot {
     const char *sql; /* key: the address of a string literal */
     sqlite3_stmt *stmt;

@@ -181,18 +181,30 @@ static int sub_next_seq(aw_store *s, const char *actor, const char *subid, int64
     return r;
 }
 
-static int sub_next_seq_after(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t *seq)
+/* Two statements: only the one that starts a wait names send_due_ms, so only it touches the partial index
+ * subscriptions_unsent (SQLite updates an index when the SET list names a column it depends on). */
+static int sub_next_seq_after(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t wake_ms,
+                              int64_t *seq)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = ?3 + 1 WHERE actor = ?1 AND subid = ?2"
-                                     " AND sequence = ?3");
+    sqlite3_stmt *st = wake_ms > 0
+                           ? aw_sq_stmt(q, "UPDATE subscriptions SET sequence = ?3 + 1, send_due_ms ="
+                                           " COALESCE(send_due_ms, ?4) WHERE actor = ?1 AND subid = ?2"
+                                           " AND sequence = ?3")
+                           : aw_sq_stmt(q, "UPDATE subscriptions SET sequence = ?3 + 1 WHERE actor = ?1"
+                                           " AND subid = ?2 AND sequence = ?3");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
     sqlite3_bind_int64(st, 3, prev);
+    if (wake_ms > 0) sqlite3_bind_int64(st, 4, wake_ms);
     int r = aw_sq_exec_stmt(q, st, "subscription sequence");
     if (r != AW_OK) return r;
-    if (sqlite3_changes(q->db) == 0) return sub_next_seq(s, actor, subid, seq);
+    if (sqlite3_changes(q->db) == 0) {
+        r = sub_next_seq(s, actor, subid, seq);
+        if (r == AW_OK && wake_ms > 0) r = s->outbox->cursor_wake(s, actor, subid, wake_ms);
+        return r;
+    }
     *seq = prev + 1;
     return AW_OK;
 }
@@ -316,10 +328,12 @@ static int diff_trim(aw_store *s, const char *actor, const char *subid, int64_t 
     aw_sq_bind_text(st, 2, subid);
     sqlite3_bind_int64(st, 3, cut);
     if ((r = aw_sq_exec_stmt(q, st, "diff trim")) != AW_OK) return r;
-    /* Undelivered jobs of pruned diffs cannot be sent any more: the subscriber gets a resync instead. The
-     * jobs stay (one of them may hold a 429 pause); the first one claimed turns into the resync. */
-    st = aw_sq_stmt(q, "SELECT 1 FROM outbox WHERE actor = ?1 AND subid = ?2 AND seq <= ?3 AND kind IN ('diff',"
-                       " 'diff_low') LIMIT 1");
+    /* Pruned diffs the cursor has not sent (or a queued low-form job of one) cannot be sent any more: the
+     * subscriber gets a resync instead, when the cursor (which may hold a 429 pause) or that job is next
+     * claimed. */
+    st = aw_sq_stmt(q, "SELECT 1 FROM subscriptions WHERE actor = ?1 AND subid = ?2 AND callback = 0"
+                       " AND granularity <> 'none' AND sent_seq < ?3 AND sent_seq < sequence UNION ALL SELECT 1 FROM outbox WHERE actor = ?1 AND subid = ?2"
+                       " AND seq <= ?3 AND kind IN ('diff', 'diff_low') LIMIT 1");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
@@ -397,7 +411,8 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
                                void *ud)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, p.json FROM subscriptions s"
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, p.json,"
+                                     " s.send_due_ms IS NOT NULL FROM subscriptions s"
                                      " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
                                      " LEFT JOIN trust_perms p ON p.actor = s.actor AND p.peerid = s.peerid"
                                      " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid");
@@ -428,6 +443,7 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
         rows[n].rel = aw_sq_col_dup(st, 13);
         rows[n].approved = sqlite3_column_int(st, 14) != 0;
         rows[n].ovr = aw_sq_col_dup(st, 15);
+        rows[n].rec.send_due = sqlite3_column_int(st, 16) != 0;
         n++;
     }
     if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscriptions for change");
@@ -439,6 +455,32 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
         free(rows[i].ovr);
     }
     free(rows);
+    return r;
+}
+
+/* One row of a delivery view: the record (SUB_COLS_S), the trust's baseuri, secret, peer_supported (columns
+ * 13-15, NULL when there is no trust), the diff's ts and blob (16-17, NULL when there is no diff). */
+static int view_row(sqlite3_stmt *st, aw_sub_rec *sub, aw_trust_rec *t, char **ts, char **blob)
+{
+    int r = read_sub(st, sub);
+    if (r == AW_OK && sqlite3_column_type(st, 13) != SQLITE_NULL) {
+        t->baseuri = aw_sq_col_dup(st, 13);
+        t->secret = aw_sq_col_dup(st, 14);
+        t->peer_supported = aw_sq_col_dup(st, 15);
+        if (!t->baseuri || !t->secret) r = AW_ENOMEM;
+    }
+    if (r == AW_OK && sqlite3_column_type(st, 17) != SQLITE_NULL) {
+        *ts = aw_sq_col_dup(st, 16);
+        *blob = aw_sq_col_dup(st, 17);
+        if (!*ts || !*blob) r = AW_ENOMEM;
+    }
+    if (r != AW_OK) {
+        aw_trust_rec_free(t);
+        free(*ts);
+        free(*blob);
+        *ts = *blob = NULL;
+        if (sub->actor) aw_sub_rec_free(sub);
+    }
     return r;
 }
 
@@ -459,26 +501,36 @@ static int delivery_view(aw_store *s, const char *actor, const char *subid, cons
     aw_sq_bind_text(st, 3, peerid);
     sqlite3_bind_int64(st, 4, seq);
     int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) r = view_row(st, sub, t, ts, blob);
+    else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "delivery view");
+    sqlite3_reset(st);
+    return r;
+}
+
+static int delivery_view_next(aw_store *s, const char *actor, const char *subid, const char *peerid, int64_t after,
+                              aw_sub_rec *sub, aw_trust_rec *t, int64_t *seq, char **ts, char **blob)
+{
+    aw_sq *q = aw_sq_of(s);
+    memset(t, 0, sizeof *t);
+    *ts = *blob = NULL;
+    *seq = 0;
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.baseuri, t.secret, t.peer_supported,"
+                                     " d.ts, d.blob, d.seq FROM subscriptions s"
+                                     " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = ?3"
+                                     " LEFT JOIN diffs d ON d.actor = s.actor AND d.subid = s.subid AND d.seq ="
+                                     "  (SELECT x.seq FROM diffs x WHERE x.actor = ?1 AND x.subid = ?2 AND x.seq > ?4"
+                                     "   ORDER BY x.seq LIMIT 1)"
+                                     " WHERE s.actor = ?1 AND s.subid = ?2");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    aw_sq_bind_text(st, 3, peerid);
+    sqlite3_bind_int64(st, 4, after);
+    int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW) {
-        r = read_sub(st, sub);
-        if (r == AW_OK && sqlite3_column_type(st, 13) != SQLITE_NULL) {
-            t->baseuri = aw_sq_col_dup(st, 13);
-            t->secret = aw_sq_col_dup(st, 14);
-            t->peer_supported = aw_sq_col_dup(st, 15);
-            if (!t->baseuri || !t->secret) r = AW_ENOMEM;
-        }
-        if (r == AW_OK && sqlite3_column_type(st, 17) != SQLITE_NULL) {
-            *ts = aw_sq_col_dup(st, 16);
-            *blob = aw_sq_col_dup(st, 17);
-            if (!*ts || !*blob) r = AW_ENOMEM;
-        }
-        if (r != AW_OK) {
-            aw_trust_rec_free(t);
-            free(*ts);
-            free(*blob);
-            *ts = *blob = NULL;
-            if (sub->actor) aw_sub_rec_free(sub);
-        }
+        r = view_row(st, sub, t, ts, blob);
+        if (r == AW_OK && *blob) *seq = sqlite3_column_int64(st, 18);
     } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
     else r = aw_sq_status(q, rc, "delivery view");
     sqlite3_reset(st);
@@ -486,6 +538,7 @@ static int delivery_view(aw_store *s, const char *actor, const char *subid, cons
 }
 
 const aw_store_sub_ops aw_sq_sub_ops = {
+    .delivery_view_next = delivery_view_next,
     .delivery_view = delivery_view,
     .each_for_change = sub_each_for_change,
     .suspend = sub_suspend,
