@@ -51,17 +51,23 @@ typedef struct aw_delivery {
 } aw_delivery;
 
 /* A job being sent or recorded. job.kind "cursor" is a diff from the subscription's cursor (job.id 0,
- * job.seq the diff's number; at a claim, the cursor's position); anything else is an outbox row. */
+ * job.seq the diff's number; at a claim, the cursor's position); anything else is an outbox row. A cursor's
+ * callback keeps what it was built from (viewed: the record's delivery fields and the trust's baseuri,
+ * secret and tags), so that the next diff needs only its own read. */
 typedef struct job_ctx {
     aw_delivery *d;
     aw_outbox_job job;
     aw_op *op;
+    bool viewed;
+    aw_sub_rec sub;
+    aw_trust_rec t;
 } job_ctx;
 
 static bool is_cursor(const aw_outbox_job *j) { return j->id == 0 && !strcmp(j->kind, "cursor"); }
 
 static void schedule_claim(aw_delivery *d, uint64_t delay_ms);
 static void cursor_step(aw_delivery *d, const aw_outbox_job *j);
+static void cursor_continue(aw_delivery *d, job_ctx *c);
 static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job);
 static void job_ctx_free(job_ctx *c);
 static int job_release(aw_delivery *d, const aw_outbox_job *j, int attempts, int64_t due_ms);
@@ -89,21 +95,25 @@ static void on_flush(uv_timer_t *t)
     d->n_done = d->cap_done = 0;
     aw_store *s = aw_app_store(d->app);
     int r = s->begin(s, true);
-    int64_t lease_until = aw_time_ms() + LEASE_MS;
+    int64_t now = aw_time_ms();
     for (size_t i = 0; r == AW_OK && i < n; i++) {
         aw_outbox_job *j = &done[i]->job;
         if (!is_cursor(j)) {
             r = s->outbox->done(s, j->id);
             continue;
         }
-        int x = s->outbox->cursor_sent(s, j->actor, j->subid, j->seq, d->app->shard_id, lease_until);
+        /* The lease (its end in due_ms) is extended only when half of it has passed: that update moves the
+         * record in the index of waiting cursors, the plain one does not. */
+        int64_t extend = now > j->due_ms - LEASE_MS / 2 ? now + LEASE_MS : 0;
+        int x = s->outbox->cursor_sent(s, j->actor, j->subid, j->seq, d->app->shard_id, extend);
+        if (extend) j->due_ms = extend;
         if (x == AW_ENOTFOUND) continue; /* the subscription went, or (after a long stall) the lease did */
         if (x != AW_OK) {
             r = x;
             break;
         }
         j->attempts = 0;
-        if (!d->closing) cursor_step(d, j);
+        if (!d->closing) cursor_continue(d, done[i]);
         else job_release(d, j, 0, aw_time_ms()); /* the next process takes it from here */
     }
     if (r == AW_OK) r = s->commit(s);
@@ -145,6 +155,26 @@ static void job_done(aw_delivery *d, const aw_outbox_job *j)
             job_release(d, j, 0, aw_time_ms());
         return;
     }
+    d->done[d->n_done++] = c;
+    if (!d->closing && !uv_is_active((uv_handle_t *)&d->flush)) uv_timer_start(&d->flush, on_flush, 0, 0);
+}
+
+/* job_done for the context of a sent job, which the batch takes over (with its view). */
+static void job_done_take(aw_delivery *d, job_ctx *c)
+{
+    if (d->n_done == d->cap_done) {
+        size_t nc = d->cap_done ? d->cap_done * 2 : 64;
+        job_ctx **p = realloc(d->done, nc * sizeof *p);
+        if (!p) {
+            job_done(d, &c->job);
+            job_ctx_free(c);
+            return;
+        }
+        d->done = p;
+        d->cap_done = nc;
+    }
+    if (c->op) aw_op_unref(c->op);
+    c->op = NULL;
     d->done[d->n_done++] = c;
     if (!d->closing && !uv_is_active((uv_handle_t *)&d->flush)) uv_timer_start(&d->flush, on_flush, 0, 0);
 }
@@ -284,7 +314,27 @@ static void job_ctx_free(job_ctx *c)
 {
     aw_outbox_job_free(&c->job);
     if (c->op) aw_op_unref(c->op);
+    aw_sub_rec_free(&c->sub);
+    aw_trust_rec_free(&c->t);
     free(c);
+}
+
+/* Keep in c what the callback of a cursor was built from (see job_ctx); on failure c just has no view. */
+static void keep_view(job_ctx *c, const aw_sub_rec *sub, const aw_trust_rec *t)
+{
+    aw_sub_rec *k = &c->sub;
+    k->subid = strdup(sub->subid);
+    k->peerid = strdup(sub->peerid);
+    k->target = strdup(sub->target);
+    k->subtarget = strdup(sub->subtarget);
+    k->resource = strdup(sub->resource);
+    k->granularity = strdup(sub->granularity);
+    k->accept_encoding = strdup(sub->accept_encoding ? sub->accept_encoding : "");
+    c->t.baseuri = strdup(t->baseuri);
+    c->t.secret = strdup(t->secret);
+    c->t.peer_supported = t->peer_supported ? strdup(t->peer_supported) : NULL;
+    c->viewed = k->subid && k->peerid && k->target && k->subtarget && k->resource && k->granularity &&
+                k->accept_encoding && c->t.baseuri && c->t.secret && (c->t.peer_supported || !t->peer_supported);
 }
 
 static void on_sent(const aw_result *res, void *ud)
@@ -299,7 +349,8 @@ static void on_sent(const aw_result *res, void *ud)
         d->delivered++;
         breaker_record(d, j, true);
         pause_end(d, j);
-        job_done(d, j);
+        job_done_take(d, c);
+        c = NULL;
     } else if (st == AW_ESHUTDOWN || st == AW_ECANCELED) {
         /* Leave the lease to expire: the job is resent after restart. Release it now if we can. */
         job_release(d, j, j->attempts, aw_time_ms());
@@ -320,7 +371,7 @@ static void on_sent(const aw_result *res, void *ud)
         d->failed++;
         job_done(d, j);
     }
-    job_ctx_free(c);
+    if (c) job_ctx_free(c);
     if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
@@ -472,6 +523,7 @@ static void send_callback(aw_delivery *d, const aw_outbox_job *job, const aw_sub
         job_retry(d, job, backoff_ms(1), false);
         goto out;
     }
+    if (is_cursor(job)) keep_view(c, sub, t);
     encode_body(sub, t, &w);
     char hdr_size[64];
     snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
@@ -547,14 +599,27 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
 /* A cursor at position j->seq (inside a write transaction: its claim, or the flush that recorded its last
  * diff): send the first diff after it, or end the wait when none is left (diffs acknowledged meanwhile
  * count as sent). */
+/* A cursor whose peer's circuit is open or whose peer paused us waits (lease released) until then: true. */
+static bool cursor_held(aw_delivery *d, const aw_outbox_job *j)
+{
+    int64_t until = 0;
+    if (!breaker_open(d, j, &until) && !peer_paused(d, j, &until)) return false;
+    job_release(d, j, j->attempts, until);
+    return true;
+}
+
+/* Nothing is left after the cursor: its wait ends. */
+static void cursor_end(aw_delivery *d, const aw_outbox_job *j)
+{
+    aw_store *s = aw_app_store(d->app);
+    int r = s->outbox->cursor_idle(s, j->actor, j->subid, d->app->shard_id);
+    if (r != AW_OK) AW_WARN(&d->app->log, "delivery: could not end the wait of %s: %s", j->subid, aw_strerror(r));
+}
+
 static void cursor_step(aw_delivery *d, const aw_outbox_job *j)
 {
     aw_store *s = aw_app_store(d->app);
-    int64_t until = 0;
-    if (breaker_open(d, j, &until) || peer_paused(d, j, &until)) {
-        job_release(d, j, j->attempts, until);
-        return;
-    }
+    if (cursor_held(d, j)) return;
     aw_sub_rec sub;
     aw_trust_rec t;
     char *ts = NULL, *blob = NULL;
@@ -565,18 +630,37 @@ static void cursor_step(aw_delivery *d, const aw_outbox_job *j)
         job_retry(d, j, backoff_ms(1), false);
         return;
     }
-    if (sub.resync_pending) {
-        resync_instead(d, &next, &sub);
-    } else if (!t.baseuri || !blob) {
-        r = s->outbox->cursor_idle(s, j->actor, j->subid, d->app->shard_id);
-        if (r != AW_OK) AW_WARN(&d->app->log, "delivery: could not end the wait of %s: %s", j->subid, aw_strerror(r));
-    } else {
-        send_callback(d, &next, &sub, &t, ts, blob);
-    }
+    if (sub.resync_pending) resync_instead(d, &next, &sub);
+    else if (!t.baseuri || !blob) cursor_end(d, j);
+    else send_callback(d, &next, &sub, &t, ts, blob);
     free(ts);
     free(blob);
     aw_sub_rec_free(&sub);
     aw_trust_rec_free(&t);
+}
+
+/* The cursor of c has delivered diff c->job.seq (inside the flush's transaction). When c kept its view
+ * and the next diff follows without a gap, one read of that diff is all it needs. A gap (diffs pruned by
+ * the cap, which may call for a resync, or acknowledged before they went out) and a missing view take
+ * cursor_step's full read. Trust and subscription deletes take the diffs with them. */
+static void cursor_continue(aw_delivery *d, job_ctx *c)
+{
+    const aw_outbox_job *j = &c->job;
+    if (!c->viewed) {
+        cursor_step(d, j);
+        return;
+    }
+    if (cursor_held(d, j)) return;
+    aw_store *s = aw_app_store(d->app);
+    aw_outbox_job next = *j;
+    char *ts = NULL, *blob = NULL;
+    int r = s->subs->diff_first_after(s, j->actor, j->subid, j->seq, &next.seq, &ts, &blob);
+    if (r == AW_ENOTFOUND) cursor_end(d, j);
+    else if (r != AW_OK) job_retry(d, j, backoff_ms(1), false);
+    else if (next.seq != j->seq + 1) cursor_step(d, j);
+    else send_callback(d, &next, &c->sub, &c->t, ts, blob);
+    free(ts);
+    free(blob);
 }
 
 /* Called for every job (cursor or outbox row) inside its claim's transaction. */

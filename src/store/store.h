@@ -237,6 +237,9 @@ typedef struct aw_store_sub_ops {
     int (*diff_each)(aw_store *s, const char *actor, const char *subid, int64_t after, aw_diff_each_fn fn,
                      void *ud);
     int (*diff_get)(aw_store *s, const char *actor, const char *subid, int64_t seq, char **ts, char **blob);
+    /* The first diff with seq > after (one index seek): its number, ts and blob. ENOTFOUND when none. */
+    int (*diff_first_after)(aw_store *s, const char *actor, const char *subid, int64_t after, int64_t *seq,
+                            char **ts, char **blob);
     /* Remove diffs with seq <= upto (upto 0 = all). */
     int (*diff_clear)(aw_store *s, const char *actor, const char *subid, int64_t upto);
     /* Per-subscription diff cap (sdk-api.md §6.8), called after a diff_add whose sequence is `newest`:
@@ -326,17 +329,17 @@ typedef struct aw_store_outbox_ops {
     /* AW_OK when any pause is stored, else ENOTFOUND. */
     int (*pauses_exist)(aw_store *s);
 
-    /* Lease up to `max` publisher records with diffs waiting that are due (send_due_ms <= now_ms, not
-     * leased, peer not paused, no outbox job of the subscription) and call fn for each inside the claiming
-     * write transaction, with a job of kind "cursor": id 0, seq = the record's sent_seq, attempts its
-     * send_attempts. next_due and release_others cover cursors too. */
+    /* Lease up to `max` publisher records with diffs waiting that are due (send_due_ms <= now_ms: a lease
+     * moves it to the lease's end; peer not paused; no outbox job of the subscription) and call fn for each
+     * inside the claiming write transaction, with a job of kind "cursor": id 0, seq = the record's sent_seq,
+     * attempts its send_attempts, due_ms the lease's end. next_due and release_others cover cursors too. */
     int (*cursor_claim)(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
                         aw_outbox_each_fn fn, void *ud);
     /* Inside a change's transaction: diffs now wait on this record (a no-op when they already did). */
     int (*cursor_wake)(aw_store *s, const char *actor, const char *subid, int64_t now_ms);
-    /* Diffs up to `seq` are done with (delivered, or given up): sent_seq rises to seq, the attempt count
-     * restarts and `owner`'s lease is extended to lease_until (it goes on with the next diff).
-     * ENOTFOUND when the subscription is gone or `owner` lost the lease. */
+    /* Diffs up to `seq` are done with (delivered, or given up): sent_seq rises to seq and the attempt count
+     * restarts; `owner` keeps the lease (it goes on with the next diff), extended to lease_until when that
+     * is > 0. ENOTFOUND when the subscription is gone or `owner` lost the lease. */
     int (*cursor_sent)(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *owner,
                        int64_t lease_until);
     /* No diff is left after the cursor (in the caller's write transaction): sent_seq rises to the record's

@@ -846,11 +846,11 @@ static void delivery_cursor(void **state)
     assert_int_equal(s->outbox->add(s, &j), AW_OK);
     assert_int_equal(s->outbox->claim(s, "t-2", 100, 1000, 10, note_claimed, &c), AW_OK);
     assert_int_equal(c.n, 0);
-    /* delivered diff 1: sent_seq moves, the lease stays with its owner */
+    /* delivered diff 1: sent_seq moves, the lease stays with its owner (extended: send_due_ms is its end) */
     assert_int_equal(s->outbox->cursor_sent(s, A, "sub1", 1, "t-2", 5000), AW_ENOTFOUND);
     assert_int_equal(s->outbox->cursor_sent(s, A, "sub1", 1, "t-1", 5000), AW_OK);
     assert_int_equal(raw_int(db, "SELECT sent_seq FROM subscriptions WHERE actor = ?1", A), 1);
-    assert_int_equal(raw_int(db, "SELECT lease_until FROM subscriptions WHERE actor = ?1", A), 5000);
+    assert_int_equal(raw_int(db, "SELECT send_due_ms FROM subscriptions WHERE actor = ?1", A), 5000);
     aw_sub_rec sub;
     aw_trust_rec t;
     char *ts = NULL, *blob = NULL;

@@ -62,15 +62,14 @@ static const char *const migrations[] = {
     "CREATE INDEX trusts_secret_auth ON trusts(actor, secret, peerid, relationship, approved);"
     "DROP INDEX trusts_secret;",
     /* 5: a publisher record is its own delivery cursor (peer/delivery.c): diffs after sent_seq wait for
-     * delivery, in order; send_due_ms is set (the partial index subscriptions_unsent) while they do, and the
-     * send lease and retry state sit in the same row. The outbox keeps notices, resyncs and low-form
+     * delivery, in order; send_due_ms is set (the partial index subscriptions_unsent) while they do: the
+     * time the cursor may be claimed, which a lease (lease_owner) or a retry moves ahead. The outbox keeps notices, resyncs and low-form
      * fallbacks. Diff jobs queued by an older version become the cursor's position (their attempt counts
      * start again). */
     "ALTER TABLE subscriptions ADD COLUMN sent_seq INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE subscriptions ADD COLUMN send_due_ms INTEGER;"
     "ALTER TABLE subscriptions ADD COLUMN send_attempts INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE subscriptions ADD COLUMN lease_owner TEXT;"
-    "ALTER TABLE subscriptions ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
     "UPDATE subscriptions SET sent_seq = COALESCE((SELECT MIN(o.seq) - 1 FROM outbox o WHERE o.actor ="
     " subscriptions.actor AND o.subid = subscriptions.subid AND o.kind = 'diff'), sequence) WHERE callback = 0;"
     "UPDATE subscriptions SET sent_seq = MAX(sent_seq, (SELECT MAX(o.seq) FROM outbox o WHERE o.actor ="

@@ -66,7 +66,7 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
            "   AND p.seq = o.seq AND p.id < o.id AND o.subid <> '')"
            /* the subscription's cursor has a diff in flight: it goes first */
            " AND NOT EXISTS (SELECT 1 FROM subscriptions c WHERE c.actor = o.actor AND c.subid = o.subid"
-           "   AND c.lease_until > ?2 AND o.subid <> '')"
+           "   AND c.lease_owner IS NOT NULL AND c.send_due_ms > ?2 AND o.subid <> '')"
            " ORDER BY o.due_ms LIMIT ?4)"
            " RETURNING id, actor, subid, peerid, seq, kind, payload, attempts, due_ms");
     if (!st) {
@@ -178,7 +178,7 @@ static int outbox_release_others(aw_store *s, const char *keep_prefix)
     static const char *const sql[] = {
         "UPDATE outbox SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL"
         " AND substr(lease_owner, 1, length(?1)) <> ?1",
-        "UPDATE subscriptions SET lease_owner = NULL, lease_until = 0 WHERE lease_owner IS NOT NULL"
+        "UPDATE subscriptions SET lease_owner = NULL, send_due_ms = 0 WHERE lease_owner IS NOT NULL"
         " AND substr(lease_owner, 1, length(?1)) <> ?1",
     };
     int r = AW_OK;
@@ -246,13 +246,13 @@ static int cursor_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
     if (r != AW_OK) return r;
     sqlite3_stmt *st = aw_sq_stmt(
         q, "SELECT actor, subid, peerid, sent_seq, send_attempts, send_due_ms FROM subscriptions"
-           " INDEXED BY subscriptions_unsent WHERE " AW_SQ_UNSENT " AND send_due_ms <= ?1 AND lease_until <= ?1"
+           " INDEXED BY subscriptions_unsent WHERE " AW_SQ_UNSENT " AND send_due_ms <= ?1"
            " AND NOT EXISTS (SELECT 1 FROM peer_pauses pp WHERE pp.actor = subscriptions.actor"
            "   AND pp.peerid = subscriptions.peerid AND pp.until_ms > ?1)"
            " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.actor = subscriptions.actor"
            "   AND o.subid = subscriptions.subid)"
            " ORDER BY send_due_ms LIMIT ?2");
-    sqlite3_stmt *up = aw_sq_stmt(q, "UPDATE subscriptions SET lease_owner = ?3, lease_until = ?4"
+    sqlite3_stmt *up = aw_sq_stmt(q, "UPDATE subscriptions SET lease_owner = ?3, send_due_ms = ?4"
                                      " WHERE actor = ?1 AND subid = ?2");
     if (!st || !up) {
         s->rollback(s);
@@ -275,6 +275,7 @@ static int cursor_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
             cap = nc;
         }
         if ((r = read_cursor(st, &jobs[n])) != AW_OK) break;
+        jobs[n].due_ms = now_ms + lease_ms; /* the lease's end */
         n++;
     }
     if (r == AW_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) r = aw_sq_status(q, rc, "cursor claim");
@@ -309,19 +310,23 @@ static int cursor_wake(aw_store *s, const char *actor, const char *subid, int64_
     return aw_sq_exec_stmt(q, st, "cursor wake");
 }
 
-/* Leaves send_due_ms alone: the record stays in subscriptions_unsent, and the update touches its row only. */
+/* Without a new lease end the update leaves send_due_ms alone, so it touches the record's row only, not the
+ * index subscriptions_unsent. */
 static int cursor_sent(aw_store *s, const char *actor, const char *subid, int64_t seq, const char *owner,
                        int64_t lease_until)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, ?3), send_attempts = 0,"
-                                     " lease_until = ?5 WHERE actor = ?1 AND subid = ?2 AND lease_owner = ?4");
+    sqlite3_stmt *st = lease_until > 0
+                           ? aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, ?3), send_attempts = 0,"
+                                           " send_due_ms = ?5 WHERE actor = ?1 AND subid = ?2 AND lease_owner = ?4")
+                           : aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, ?3), send_attempts = 0"
+                                           " WHERE actor = ?1 AND subid = ?2 AND lease_owner = ?4");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
     sqlite3_bind_int64(st, 3, seq);
     aw_sq_bind_text(st, 4, owner);
-    sqlite3_bind_int64(st, 5, lease_until);
+    if (lease_until > 0) sqlite3_bind_int64(st, 5, lease_until);
     int r = aw_sq_exec_stmt(q, st, "cursor sent");
     if (r == AW_OK && sqlite3_changes(q->db) == 0) r = AW_ENOTFOUND;
     return r;
@@ -331,7 +336,7 @@ static int cursor_idle(aw_store *s, const char *actor, const char *subid, const 
 {
     aw_sq *q = aw_sq_of(s);
     sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, sequence), send_due_ms = NULL,"
-                                     " send_attempts = 0, lease_owner = NULL, lease_until = 0 WHERE actor = ?1"
+                                     " send_attempts = 0, lease_owner = NULL WHERE actor = ?1"
                                      " AND subid = ?2 AND lease_owner = ?3");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
@@ -344,7 +349,7 @@ static int cursor_retry(aw_store *s, const char *actor, const char *subid, int a
 {
     aw_sq *q = aw_sq_of(s);
     sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET send_attempts = ?3, send_due_ms = ?4,"
-                                     " lease_owner = NULL, lease_until = 0 WHERE actor = ?1 AND subid = ?2"
+                                     " lease_owner = NULL WHERE actor = ?1 AND subid = ?2"
                                      " AND callback = 0");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);

@@ -285,6 +285,34 @@ static int diff_get(aw_store *s, const char *actor, const char *subid, int64_t s
     return r;
 }
 
+static int diff_first_after(aw_store *s, const char *actor, const char *subid, int64_t after, int64_t *seq,
+                            char **ts, char **blob)
+{
+    aw_sq *q = aw_sq_of(s);
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT seq, ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq > ?3"
+                                     " ORDER BY seq LIMIT 1");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    sqlite3_bind_int64(st, 3, after);
+    *ts = *blob = NULL;
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        *ts = aw_sq_col_dup(st, 1);
+        *blob = aw_sq_col_dup(st, 2);
+        r = *ts && *blob ? AW_OK : AW_ENOMEM;
+        if (r != AW_OK) {
+            free(*ts);
+            free(*blob);
+            *ts = *blob = NULL;
+        }
+    } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
+    else r = aw_sq_status(q, rc, "diff next");
+    sqlite3_reset(st);
+    return r;
+}
+
 static int diff_clear(aw_store *s, const char *actor, const char *subid, int64_t upto)
 {
     aw_sq *q = aw_sq_of(s);
@@ -555,6 +583,7 @@ const aw_store_sub_ops aw_sq_sub_ops = {
     .diff_add = diff_add,
     .diff_each = diff_each,
     .diff_get = diff_get,
+    .diff_first_after = diff_first_after,
     .diff_clear = diff_clear,
     .diff_trim = diff_trim,
 };
