@@ -29,6 +29,7 @@
 #define BREAKER_FAILURES 5
 #define BREAKER_COOLDOWN_MS 60000
 #define BREAKER_MAX_MS 900000
+#define SENT_EVERY 32 /* a busy cursor stores its position at least this often (on_flush) */
 #define COMPRESS_MIN_BYTES 1024 /* bodies above this go compressed to subscribers that accept it (§9.11) */
 
 typedef struct aw_delivery {
@@ -83,8 +84,8 @@ static bool claim_worthwhile(const aw_delivery *d)
 /* ------------------------------------------------------------------ completion bookkeeping */
 
 /* Record finished jobs in one write transaction. A cursor moves on at once: its next diff is read and
- * sent in the same transaction, under the lease it keeps (cursor_sent extends it), so a busy subscription
- * costs one row update and one read per callback, and no claim. */
+ * sent in the same transaction, under the lease it keeps, so a busy subscription costs one index seek per
+ * callback (and a row update every SENT_EVERY), and no claim. */
 static void on_flush(uv_timer_t *t)
 {
     aw_delivery *d = t->data;
@@ -102,19 +103,25 @@ static void on_flush(uv_timer_t *t)
             r = s->outbox->done(s, j->id);
             continue;
         }
-        /* The lease (its end in due_ms) is extended only when half of it has passed: that update moves the
-         * record in the index of waiting cursors, the plain one does not. */
+        /* sent_seq is stored every SENT_EVERY diffs, with each extension of the lease (its end in due_ms; only
+         * when half of it has passed, as that update moves the record in the index of waiting cursors), and
+         * whenever the cursor stops (idle, retry, release). A crash resends what was delivered since: the
+         * subscriber drops those as duplicates (protocol.md §9.9 sequence rules). */
         int64_t extend = now > j->due_ms - LEASE_MS / 2 ? now + LEASE_MS : 0;
-        int x = s->outbox->cursor_sent(s, j->actor, j->subid, j->seq, d->app->shard_id, extend);
-        if (extend) j->due_ms = extend;
-        if (x == AW_ENOTFOUND) continue; /* the subscription went, or (after a long stall) the lease did */
-        if (x != AW_OK) {
-            r = x;
-            break;
+        if (extend || j->seq - j->recorded >= SENT_EVERY) {
+            int x = s->outbox->cursor_sent(s, j->actor, j->subid, j->seq, d->app->shard_id, extend);
+            if (x == AW_ENOTFOUND) continue; /* the subscription went, or (after a long stall) the lease did */
+            if (x != AW_OK) {
+                r = x;
+                break;
+            }
+            j->recorded = j->seq;
+            if (extend) j->due_ms = extend;
         }
         j->attempts = 0;
+        j->after = j->seq; /* delivered up to here */
         if (!d->closing) cursor_continue(d, done[i]);
-        else job_release(d, j, 0, aw_time_ms()); /* the next process takes it from here */
+        else job_release(d, j, 0, now); /* the next process takes it from here */
     }
     if (r == AW_OK) r = s->commit(s);
     else s->rollback(s);
@@ -131,7 +138,7 @@ static void on_flush(uv_timer_t *t)
 static int job_release(aw_delivery *d, const aw_outbox_job *j, int attempts, int64_t due_ms)
 {
     aw_store *s = aw_app_store(d->app);
-    if (is_cursor(j)) return s->outbox->cursor_retry(s, j->actor, j->subid, attempts, due_ms);
+    if (is_cursor(j)) return s->outbox->cursor_retry(s, j->actor, j->subid, j->after, attempts, due_ms);
     return s->outbox->retry(s, j->id, attempts, due_ms);
 }
 

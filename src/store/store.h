@@ -292,6 +292,10 @@ typedef struct aw_outbox_job {
     char *payload;     /* kind-specific JSON or NULL */
     int attempts;
     int64_t due_ms;
+    /* Cursor jobs only (kind "cursor"; delivery's bookkeeping, set to sent_seq by cursor_claim): `after`,
+     * the position before this diff (everything up to it is delivered), and `recorded`, the sent_seq
+     * stored for the record. */
+    int64_t after, recorded;
 } aw_outbox_job;
 
 void aw_outbox_job_free(aw_outbox_job *j);
@@ -345,8 +349,10 @@ typedef struct aw_store_outbox_ops {
     /* No diff is left after the cursor (in the caller's write transaction): sent_seq rises to the record's
      * sequence, the wait ends and `owner`'s lease is released. */
     int (*cursor_idle)(aw_store *s, const char *actor, const char *subid, const char *owner);
-    /* Reschedule the cursor's next diff for due_ms (lease released). */
-    int (*cursor_retry)(aw_store *s, const char *actor, const char *subid, int attempts, int64_t due_ms);
+    /* Reschedule the cursor's next diff for due_ms (lease released); sent_seq rises to `sent` (diffs
+     * delivered before the one that failed). */
+    int (*cursor_retry)(aw_store *s, const char *actor, const char *subid, int64_t sent, int attempts,
+                        int64_t due_ms);
     /* Move the cursor past `seq` without touching its lease (a resync job replaces the diffs before it). */
     int (*cursor_skip)(aw_store *s, const char *actor, const char *subid, int64_t seq);
 } aw_store_outbox_ops;

@@ -864,7 +864,7 @@ static void delivery_cursor(void **state)
     aw_sub_rec_free(&sub);
     aw_trust_rec_free(&t);
     /* the cursor released: the job goes first, and the cursor waits for it */
-    assert_int_equal(s->outbox->cursor_retry(s, A, "sub1", 0, 100), AW_OK);
+    assert_int_equal(s->outbox->cursor_retry(s, A, "sub1", 0, 0, 100), AW_OK);
     assert_int_equal(s->outbox->cursor_claim(s, "t-1", 100, 1000, 10, note_claimed, &c), AW_OK);
     assert_int_equal(c.n, 0);
     assert_int_equal(s->outbox->claim(s, "t-2", 100, 1000, 10, note_claimed, &c), AW_OK);
@@ -901,7 +901,8 @@ static void delivery_cursor(void **state)
     assert_int_equal(s->outbox->cursor_claim(s, "10-1", 200, 60000, 10, note_claimed, &c), AW_OK);
     assert_int_equal(c.n, 2);
     /* a retry waits for its time; a paused peer waits for the pause */
-    assert_int_equal(s->outbox->cursor_retry(s, A, "sub1", 2, 7000), AW_OK);
+    assert_int_equal(s->outbox->cursor_retry(s, A, "sub1", 2, 2, 7000), AW_OK); /* sent_seq never goes back */
+    assert_int_equal(raw_int(db, "SELECT sent_seq FROM subscriptions WHERE actor = ?1", A), 3);
     assert_int_equal(s->outbox->cursor_claim(s, "10-1", 6999, 60000, 10, note_claimed, &c), AW_OK);
     assert_int_equal(c.n, 2);
     assert_int_equal(s->outbox->next_due(s, 200, &due), AW_OK);

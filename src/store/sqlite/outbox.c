@@ -227,6 +227,7 @@ static int read_cursor(sqlite3_stmt *st, aw_outbox_job *j)
     j->seq = sqlite3_column_int64(st, 3);
     j->attempts = sqlite3_column_int(st, 4);
     j->due_ms = sqlite3_column_int64(st, 5);
+    j->after = j->recorded = j->seq;
     j->kind = strdup("cursor");
     if (!j->actor || !j->subid || !j->peerid || !j->kind) {
         aw_outbox_job_free(j);
@@ -345,17 +346,20 @@ static int cursor_idle(aw_store *s, const char *actor, const char *subid, const 
     return aw_sq_exec_stmt(q, st, "cursor idle");
 }
 
-static int cursor_retry(aw_store *s, const char *actor, const char *subid, int attempts, int64_t due_ms)
+static int cursor_retry(aw_store *s, const char *actor, const char *subid, int64_t sent, int attempts,
+                        int64_t due_ms)
 {
     aw_sq *q = aw_sq_of(s);
     sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET send_attempts = ?3, send_due_ms = ?4,"
-                                     " lease_owner = NULL WHERE actor = ?1 AND subid = ?2"
+                                     " sent_seq = MAX(sent_seq, ?5), lease_owner = NULL WHERE actor = ?1"
+                                     " AND subid = ?2"
                                      " AND callback = 0");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
     sqlite3_bind_int(st, 3, attempts);
     sqlite3_bind_int64(st, 4, due_ms);
+    sqlite3_bind_int64(st, 5, sent);
     return aw_sq_exec_stmt(q, st, "cursor retry");
 }
 
