@@ -173,7 +173,7 @@ def main():
     cg = os.environ.get("CALLGRIND")
     wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/tmp/aw-sub-bench.cg.%p"]
     pub = awtest.Daemon(*pub_args, devtest=False, shards=PUB_SHARDS, wrap=wrap if cg == "pub" else None)
-    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS, wrap=wrap if cg == "sub" and i == 0 else None)]
+    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS, wrap=wrap if cg == "sub" else None)]
     # SUB2_BIN: another actingwebd build as the second subscriber daemon. Both get the same load in the same
     # run, so their CPU times compare two builds without the VM's drift between runs.
     subs.append(awtest.Daemon(*common, devtest=True, shards=SHARDS, binary=os.environ.get("SUB2_BIN")))
