@@ -14,12 +14,12 @@
 #include <actingweb/peer.h>
 
 #include "core/changes.h"
+#include "peer/callback_body.h"
 #include "peer/delivery.h"
 #include "util/json.h"
 #include "util/rand.h"
 #include "util/str.h"
 #include "util/time.h"
-#include "util/zip.h"
 
 #define LEASE_MS 60000
 #define MAX_ATTEMPTS 6
@@ -32,7 +32,6 @@
 #define SENT_EVERY 32 /* a busy cursor stores its position at least this often (on_flush) */
 #define DRY_MS 40      /* a cursor that ran dry waits this long, leased, for the next change (on_sweep) */
 #define SWEEP_MS 10    /* how often waiting cursors look for a new diff */
-#define COMPRESS_MIN_BYTES 1024 /* bodies above this go compressed to subscribers that accept it (§9.11) */
 
 typedef struct aw_delivery {
     aw_app *app;
@@ -312,39 +311,6 @@ static void pause_end(aw_delivery *d, const aw_outbox_job *j)
     s->outbox->pause_clear(s, j->actor, j->peerid); /* no row: nothing to clear */
 }
 
-/* ------------------------------------------------------------------ compression */
-
-/* The body on the wire (protocol.md §9.11): compressed when it is over 1 KiB and the subscriber asked for
- * gzip or deflate when subscribing, or its stored meta tags advertise callbackcompression (gzip then).
- * `w` holds the JSON text on entry; encode_body replaces it by the compressed bytes and sets the
- * Content-Encoding line, or leaves it as it is (also when compression fails). Content and sequence numbers
- * are never changed. */
-typedef struct wire_body {
-    char *data;
-    size_t len;
-    const char *enc;
-} wire_body;
-
-static void encode_body(const aw_sub_rec *sub, const aw_trust_rec *t, wire_body *w)
-{
-    w->enc = NULL;
-    if (w->len <= COMPRESS_MIN_BYTES) return;
-    aw_zip_kind kind = AW_ZIP_IDENTITY;
-    const char *ae = sub->accept_encoding ? sub->accept_encoding : "";
-    if (aw_list_has(ae, "gzip") || (t->peer_supported && aw_list_has(t->peer_supported, "callbackcompression")))
-        kind = AW_ZIP_GZIP;
-    else if (aw_list_has(ae, "deflate"))
-        kind = AW_ZIP_DEFLATE;
-    if (kind == AW_ZIP_IDENTITY) return;
-    char *z = NULL;
-    size_t zlen = 0;
-    if (aw_zip_encode(kind, w->data, w->len, &z, &zlen) != AW_OK) return; /* send it plain */
-    free(w->data);
-    w->data = z;
-    w->len = zlen;
-    w->enc = kind == AW_ZIP_GZIP ? "Content-Encoding: gzip" : "Content-Encoding: deflate";
-}
-
 /* ------------------------------------------------------------------ resync instead of a pruned backlog */
 
 /* The diff cap pruned diffs this subscriber never got (sdk-api.md §6.8): instead of the next diff it
@@ -439,73 +405,6 @@ static void on_sent(const aw_result *res, void *ud)
     if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
-/* The callback body of protocol.md §9.9 for one job, as JSON text in w (NULL data when out of memory or
- * when a stored string is not UTF-8). Written straight into a buffer (aw_json_buf_str escapes exactly as
- * jansson does): building a jansson object only to serialise it cost ~8 % of the publisher's instructions
- * per callback. A diff's data is spliced in as the stored text (written by aw_json_dump, so valid JSON).
- * ts and blob are the diff (unused for a resync). */
-static void build_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
-                       const char *ts, const char *blob, bool *downgraded, size_t *orig_size, wire_body *w)
-{
-    memset(w, 0, sizeof *w);
-    aw_buf o = AW_BUF_INIT;
-    bool ok = true;
-    aw_buf_puts(&o, "{\"id\":");
-    ok = ok && aw_json_buf_str(&o, j->actor);
-    aw_buf_puts(&o, ",\"subscriptionid\":");
-    ok = ok && aw_json_buf_str(&o, sub->subid);
-    aw_buf_puts(&o, ",\"target\":");
-    ok = ok && aw_json_buf_str(&o, sub->target);
-    aw_buf_printf(&o, ",\"sequence\":%lld,\"granularity\":", (long long)j->seq);
-    ok = ok && aw_json_buf_str(&o, sub->granularity);
-    if (*sub->subtarget) {
-        aw_buf_puts(&o, ",\"subtarget\":");
-        ok = ok && aw_json_buf_str(&o, sub->subtarget);
-    }
-    if (*sub->resource) {
-        aw_buf_puts(&o, ",\"resource\":");
-        ok = ok && aw_json_buf_str(&o, sub->resource);
-    }
-    aw_buf u = AW_BUF_INIT; /* the url of a resync or low-granularity callback */
-    if (!strcmp(j->kind, "resync")) {
-        char now[32];
-        aw_time_iso(now);
-        aw_buf_printf(&u, "%s/%s", actor_url, sub->target);
-        if (*sub->subtarget) aw_buf_printf(&u, "/%s", sub->subtarget);
-        aw_buf_puts(&o, ",\"timestamp\":");
-        ok = ok && aw_json_buf_str(&o, now);
-        aw_buf_puts(&o, ",\"type\":\"resync\"");
-    } else {
-        aw_buf_puts(&o, ",\"timestamp\":");
-        ok = ok && aw_json_buf_str(&o, ts);
-        size_t blen = strlen(blob);
-        bool low = !strcmp(sub->granularity, "low") || !strcmp(j->kind, "diff_low");
-        if (!low && blen + 512 > cap_bytes) {
-            low = true;
-            *downgraded = true;
-            *orig_size = blen;
-        }
-        if (low) {
-            aw_buf_printf(&u, "%s/subscriptions/%s/%s/%lld", actor_url, sub->peerid, sub->subid, (long long)j->seq);
-        } else {
-            aw_buf_puts(&o, ",\"data\":");
-            aw_buf_append(&o, blob, blen);
-        }
-    }
-    if (u.len || u.oom) {
-        aw_buf_puts(&o, ",\"url\":");
-        ok = ok && !u.oom && aw_json_buf_str(&o, u.data);
-    }
-    aw_buf_free(&u);
-    aw_buf_puts(&o, "}");
-    if (!ok || o.oom) {
-        aw_buf_free(&o);
-        return;
-    }
-    w->len = o.len;
-    w->data = aw_buf_take(&o);
-}
-
 static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job)
 {
     job_ctx *c = calloc(1, sizeof *c);
@@ -576,8 +475,8 @@ static void send_callback(aw_delivery *d, const aw_outbox_job *job, const aw_sub
     char *actor_url = aw_app_actor_url(app, job->actor);
     bool downgraded = false;
     size_t orig = 0;
-    wire_body w = {0};
-    if (actor_url) build_body(d->cap_bytes, job, sub, actor_url, ts, blob, &downgraded, &orig, &w);
+    aw_wire_body w = {0};
+    if (actor_url) aw_callback_body(d->cap_bytes, job, sub, actor_url, ts, blob, &downgraded, &orig, &w);
     free(actor_url);
     aw_buf u = AW_BUF_INIT;
     aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t->baseuri, job->actor, job->subid);
@@ -588,7 +487,7 @@ static void send_callback(aw_delivery *d, const aw_outbox_job *job, const aw_sub
         goto out;
     }
     if (is_cursor(job)) keep_view(c, sub, t);
-    encode_body(sub, t, &w);
+    aw_callback_encode(sub, t, &w);
     char hdr_size[64];
     snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
     const char *hdrs[4] = {NULL};
@@ -843,9 +742,9 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     char *actor_url = r == AW_OK ? aw_app_actor_url(app, actor) : NULL;
     bool downgraded = false;
     size_t orig = 0;
-    wire_body w = {0};
+    aw_wire_body w = {0};
     if (actor_url)
-        build_body(app->delivery ? app->delivery->cap_bytes : 256u << 10, &j, &sub, actor_url, ts, blob, &downgraded,
+        aw_callback_body(app->delivery ? app->delivery->cap_bytes : 256u << 10, &j, &sub, actor_url, ts, blob, &downgraded,
                    &orig, &w);
     free(actor_url);
     char *url = NULL;
@@ -860,7 +759,7 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     if (r == AW_OK) {
         c->cb = cb;
         c->ud = ud;
-        encode_body(&sub, &t, &w);
+        aw_callback_encode(&sub, &t, &w);
         const char *hdrs[2] = {w.enc, NULL};
         aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .body = w.data, .body_len = w.len,
                               .content_type = "application/json", .headers = w.enc ? hdrs : NULL,

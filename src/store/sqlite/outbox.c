@@ -44,8 +44,8 @@ static int read_job(sqlite3_stmt *st, aw_outbox_job *j)
  * leased, so a leased job blocks the rest of its subscription as their head), so a subscription has at most
  * one request in flight, in order. Finding out whether a job is the head is one index seek on
  * outbox_sub, whatever the length of the subscription's backlog. */
-static int hand_over(aw_store *s, sqlite3_stmt *st, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
-                     int (*read)(sqlite3_stmt *, aw_outbox_job *), aw_outbox_each_fn fn, void *ud);
+static int hand_over(aw_store *s, sqlite3_stmt *st, int (*read)(sqlite3_stmt *, aw_outbox_job *), sqlite3_stmt *lease,
+                     const char *owner, int64_t lease_until, aw_outbox_each_fn fn, void *ud);
 
 static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
                         aw_outbox_each_fn fn, void *ud)
@@ -73,20 +73,21 @@ static int outbox_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
         s->rollback(s);
         return AW_ESTORAGE;
     }
-    return hand_over(s, st, owner, now_ms, lease_ms, max, read_job, fn, ud);
-}
-
-/* Run a claiming statement (parameters ?1 owner, ?2 now, ?3 lease, ?4 max) inside the open write
- * transaction, read its rows with `read`, hand them to fn, then commit (or roll back on error). */
-static int hand_over(aw_store *s, sqlite3_stmt *st, const char *owner, int64_t now_ms, int64_t lease_ms, int max,
-                     int (*read)(sqlite3_stmt *, aw_outbox_job *), aw_outbox_each_fn fn, void *ud)
-{
-    aw_sq *q = aw_sq_of(s);
-    int r = AW_OK;
     aw_sq_bind_text(st, 1, owner);
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int64(st, 3, lease_ms);
     sqlite3_bind_int(st, 4, max);
+    return hand_over(s, st, read_job, NULL, NULL, 0, fn, ud);
+}
+
+/* Step a claiming statement (parameters bound) inside the open write transaction and read its rows with
+ * `read`; with `lease` (parameters ?1 actor, ?2 subid, ?3 owner, ?4 lease_until) lease each row by it;
+ * hand the jobs to fn; then commit (or roll back on error). */
+static int hand_over(aw_store *s, sqlite3_stmt *st, int (*read)(sqlite3_stmt *, aw_outbox_job *), sqlite3_stmt *lease,
+                     const char *owner, int64_t lease_until, aw_outbox_each_fn fn, void *ud)
+{
+    aw_sq *q = aw_sq_of(s);
+    int r = AW_OK;
     aw_outbox_job *jobs = NULL;
     size_t n = 0, cap = 0;
     int rc;
@@ -106,6 +107,14 @@ static int hand_over(aw_store *s, sqlite3_stmt *st, const char *owner, int64_t n
     }
     if (r == AW_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) r = aw_sq_status(q, rc, "outbox claim");
     sqlite3_reset(st);
+    for (size_t i = 0; lease && r == AW_OK && i < n; i++) {
+        aw_sq_bind_text(lease, 1, jobs[i].actor);
+        aw_sq_bind_text(lease, 2, jobs[i].subid);
+        aw_sq_bind_text(lease, 3, owner);
+        sqlite3_bind_int64(lease, 4, lease_until);
+        r = aw_sq_exec_stmt(q, lease, "lease");
+        jobs[i].due_ms = lease_until;
+    }
     /* The jobs are handed over inside the transaction, so that the reads each one needs (subscription,
      * trust, diff) share its lock instead of taking one each. */
     for (size_t i = 0; i < n; i++) {
@@ -261,42 +270,7 @@ static int cursor_claim(aw_store *s, const char *owner, int64_t now_ms, int64_t 
     }
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int(st, 2, max);
-    aw_outbox_job *jobs = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            aw_outbox_job *p = realloc(jobs, nc * sizeof *p);
-            if (!p) {
-                r = AW_ENOMEM;
-                break;
-            }
-            jobs = p;
-            cap = nc;
-        }
-        if ((r = read_cursor(st, &jobs[n])) != AW_OK) break;
-        jobs[n].due_ms = now_ms + lease_ms; /* the lease's end */
-        n++;
-    }
-    if (r == AW_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) r = aw_sq_status(q, rc, "cursor claim");
-    sqlite3_reset(st);
-    for (size_t i = 0; r == AW_OK && i < n; i++) {
-        aw_sq_bind_text(up, 1, jobs[i].actor);
-        aw_sq_bind_text(up, 2, jobs[i].subid);
-        aw_sq_bind_text(up, 3, owner);
-        sqlite3_bind_int64(up, 4, now_ms + lease_ms);
-        r = aw_sq_exec_stmt(q, up, "cursor lease");
-    }
-    /* Handed over inside the transaction, as outbox jobs are (hand_over). */
-    for (size_t i = 0; i < n; i++) {
-        if (r == AW_OK) fn(&jobs[i], ud);
-        aw_outbox_job_free(&jobs[i]);
-    }
-    free(jobs);
-    if (r == AW_OK) r = s->commit(s);
-    else s->rollback(s);
-    return r;
+    return hand_over(s, st, read_cursor, up, owner, now_ms + lease_ms, fn, ud);
 }
 
 static int cursor_wake(aw_store *s, const char *actor, const char *subid, int64_t now_ms)

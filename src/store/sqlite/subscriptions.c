@@ -261,18 +261,22 @@ static int diff_each(aw_store *s, const char *actor, const char *subid, int64_t 
     return r;
 }
 
-static int diff_get(aw_store *s, const char *actor, const char *subid, int64_t seq, char **ts, char **blob)
+/* One diff by (actor ?1, subid ?2, ?3): `sql` selects seq, ts, blob of at most one row. */
+static int diff_one(aw_store *s, const char *sql, const char *actor, const char *subid, int64_t n, int64_t *seq,
+                    char **ts, char **blob)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq = ?3");
+    *ts = *blob = NULL;
+    sqlite3_stmt *st = aw_sq_stmt(q, sql);
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
-    sqlite3_bind_int64(st, 3, seq);
+    sqlite3_bind_int64(st, 3, n);
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW) {
-        *ts = aw_sq_col_dup(st, 0);
-        *blob = aw_sq_col_dup(st, 1);
+        if (seq) *seq = sqlite3_column_int64(st, 0);
+        *ts = aw_sq_col_dup(st, 1);
+        *blob = aw_sq_col_dup(st, 2);
         r = *ts && *blob ? AW_OK : AW_ENOMEM;
         if (r != AW_OK) {
             free(*ts);
@@ -285,32 +289,17 @@ static int diff_get(aw_store *s, const char *actor, const char *subid, int64_t s
     return r;
 }
 
+static int diff_get(aw_store *s, const char *actor, const char *subid, int64_t seq, char **ts, char **blob)
+{
+    return diff_one(s, "SELECT seq, ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq = ?3", actor, subid,
+                    seq, NULL, ts, blob);
+}
+
 static int diff_first_after(aw_store *s, const char *actor, const char *subid, int64_t after, int64_t *seq,
                             char **ts, char **blob)
 {
-    aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT seq, ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq > ?3"
-                                     " ORDER BY seq LIMIT 1");
-    if (!st) return AW_ESTORAGE;
-    aw_sq_bind_text(st, 1, actor);
-    aw_sq_bind_text(st, 2, subid);
-    sqlite3_bind_int64(st, 3, after);
-    *ts = *blob = NULL;
-    int rc = sqlite3_step(st), r;
-    if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(st, 0);
-        *ts = aw_sq_col_dup(st, 1);
-        *blob = aw_sq_col_dup(st, 2);
-        r = *ts && *blob ? AW_OK : AW_ENOMEM;
-        if (r != AW_OK) {
-            free(*ts);
-            free(*blob);
-            *ts = *blob = NULL;
-        }
-    } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
-    else r = aw_sq_status(q, rc, "diff next");
-    sqlite3_reset(st);
-    return r;
+    return diff_one(s, "SELECT seq, ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq > ?3 ORDER BY seq"
+                       " LIMIT 1", actor, subid, after, seq, ts, blob);
 }
 
 static int diff_clear(aw_store *s, const char *actor, const char *subid, int64_t upto)
