@@ -593,9 +593,18 @@ static void cursor_step(aw_delivery *d, const aw_outbox_job *j)
         job_retry(d, j, backoff_ms(1), false);
         return;
     }
-    if (sub.resync_pending) resync_instead(d, &next, &sub);
-    else if (!t.baseuri || !blob) cursor_end(d, j);
-    else send_callback(d, &next, &sub, &t, ts, blob);
+    if (sub.sent_seq > j->seq) {
+        /* A resync was queued meanwhile (it moved the stored position past the diffs it replaces): the
+         * cursor lets it go first and is claimed again after it. */
+        job_release(d, j, j->attempts, aw_time_ms());
+        schedule_claim(d, 0);
+    } else if (sub.resync_pending) {
+        resync_instead(d, &next, &sub);
+    } else if (!t.baseuri || !blob) {
+        cursor_end(d, j);
+    } else {
+        send_callback(d, &next, &sub, &t, ts, blob);
+    }
     free(ts);
     free(blob);
     aw_sub_rec_free(&sub);
@@ -604,8 +613,9 @@ static void cursor_step(aw_delivery *d, const aw_outbox_job *j)
 
 /* The cursor of c has delivered diff c->job.seq (inside the flush's transaction). When c kept its view
  * and the next diff follows without a gap, one read of that diff is all it needs. A gap (diffs pruned by
- * the cap, which may call for a resync, or acknowledged before they went out) and a missing view take
- * cursor_step's full read. Trust and subscription deletes take the diffs with them. */
+ * the cap, which may call for a resync; acknowledged before they went out; or a sequence taken by a resync
+ * queued meanwhile, which then goes first) and a missing view take cursor_step's full read. Trust and
+ * subscription deletes take the diffs with them. */
 static bool cursor_continue(aw_delivery *d, job_ctx *c, int64_t now)
 {
     const aw_outbox_job *j = &c->job;

@@ -197,6 +197,8 @@ typedef struct aw_sub_rec {
     char *accept_encoding; /* publisher record: encodings the subscriber accepts for callbacks, comma-separated
                             * ("gzip,deflate"); "" when none; NULL in a record passed to create = "" */
     bool send_due;         /* publisher record: diffs wait for delivery (only each_for_change fills it) */
+    int64_t sent_seq;      /* publisher record: its delivery cursor's stored position (only delivery_view_next
+                            * fills it) */
 } aw_sub_rec;
 
 void aw_sub_rec_free(aw_sub_rec *r);

@@ -533,7 +533,7 @@ static int delivery_view_next(aw_store *s, const char *actor, const char *subid,
     *ts = *blob = NULL;
     *seq = 0;
     sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.baseuri, t.secret, t.peer_supported,"
-                                     " d.ts, d.blob, d.seq FROM subscriptions s"
+                                     " d.ts, d.blob, d.seq, s.sent_seq FROM subscriptions s"
                                      " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = ?3"
                                      " LEFT JOIN diffs d ON d.actor = s.actor AND d.subid = s.subid AND d.seq ="
                                      "  (SELECT x.seq FROM diffs x WHERE x.actor = ?1 AND x.subid = ?2 AND x.seq > ?4"
@@ -548,6 +548,7 @@ static int delivery_view_next(aw_store *s, const char *actor, const char *subid,
     if (rc == SQLITE_ROW) {
         r = view_row(st, sub, t, ts, blob);
         if (r == AW_OK && *blob) *seq = sqlite3_column_int64(st, 18);
+        if (r == AW_OK) sub->sent_seq = sqlite3_column_int64(st, 19);
     } else if (rc == SQLITE_DONE) r = AW_ENOTFOUND;
     else r = aw_sq_status(q, rc, "delivery view");
     sqlite3_reset(st);
