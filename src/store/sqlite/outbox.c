@@ -1,4 +1,5 @@
-/* SQLite: the durable delivery outbox and the subscriber's queue of out-of-order callbacks. */
+/* SQLite: delivery state — the outbox of jobs, the delivery cursors kept in publisher records, per-peer
+ * pauses — and the subscriber's queue of out-of-order callbacks. */
 #include <stdlib.h>
 #include <string.h>
 
