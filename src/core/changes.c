@@ -230,6 +230,6 @@ int aw_changes_register_n(aw_app *app, const char *actor_id, const char *target,
     r = aw_app_store(app)->subs->each_for_change(aw_app_store(app), actor_id, target, register_one, &c);
     for (size_t i = 0; i < c.ncache; i++) shaped_free(&c.cache[i]);
     if (r == AW_OK && n_diffs) *n_diffs = c.made;
-    if (r == AW_OK && c.registered > 0) aw_delivery_kick(app);
+    if (r == AW_OK && c.registered > 0) aw_delivery_changed(app);
     return r;
 }

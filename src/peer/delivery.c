@@ -31,7 +31,7 @@
 #define BREAKER_MAX_MS 900000
 #define SENT_EVERY 32 /* a busy cursor stores its position at least this often (on_flush) */
 #define DRY_MS 40      /* a cursor that ran dry waits this long, leased, for the next change (on_sweep) */
-#define SWEEP_MS 10    /* how often waiting cursors look for a new diff */
+#define SWEEP_MS 20    /* how often waiting cursors look for a diff from elsewhere (other shards, threads) */
 
 typedef struct aw_delivery {
     aw_app *app;
@@ -141,10 +141,11 @@ static void on_flush(uv_timer_t *t)
     if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
 }
 
-/* Cursors that ran dry look for a new diff every SWEEP_MS, in one transaction, for DRY_MS; then their wait
- * ends. During a stream of changes this replaces, for each cursor that catches up with the writer, the end
- * of its wait, the wake-up in the next change, a claim and a full read (~80 k instructions) by a few index
- * seeks (~7 k each). */
+/* Cursors that ran dry look for a new diff, in one transaction, for DRY_MS: right after each change this
+ * loop registers (aw_delivery_changed), and every SWEEP_MS for changes made elsewhere; then their wait ends.
+ * During a stream of changes this replaces, for each cursor that catches up with the writer, the end of its
+ * wait, the wake-up in the next change, a claim and a full read (~80 k instructions) by an index seek or two
+ * (~7 k each). */
 static void on_sweep(uv_timer_t *t)
 {
     aw_delivery *d = t->data;
@@ -700,6 +701,14 @@ void aw_delivery_kick(aw_app *app)
 {
     aw_delivery *d = app->delivery;
     if (d && !d->closing && aw_app_on_loop_thread(app)) schedule_claim(d, 0);
+}
+
+void aw_delivery_changed(aw_app *app)
+{
+    aw_delivery *d = app->delivery;
+    if (!d || d->closing || !aw_app_on_loop_thread(app)) return;
+    schedule_claim(d, 0);
+    if (d->n_dry > 0) uv_timer_start(&d->sweep, on_sweep, 0, SWEEP_MS); /* then back to polling */
 }
 
 /* ------------------------------------------------------------------ direct send (no outbox) */

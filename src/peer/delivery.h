@@ -12,6 +12,10 @@
 /* New jobs were committed (or will be when the current handler's transaction commits): look at the
  * outbox on the next loop turn. Loop thread only; cheap and idempotent. */
 void aw_delivery_kick(aw_app *app);
+/* The same after a change registered diffs: cursors that ran dry and wait (leased) for the next change
+ * also look again on the next loop turn instead of at their next poll. Loop thread only (elsewhere a
+ * no-op: the poll finds the diffs). */
+void aw_delivery_changed(aw_app *app);
 
 /* Start the workers on app->loop (loop thread); picks up jobs left from earlier runs. */
 int aw_delivery_start(aw_app *app);
