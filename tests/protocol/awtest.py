@@ -5,9 +5,11 @@ binary when the suite runs under sanitizers). A daemon that prints a sanitizer r
 on SIGTERM, fails the test that stops it.
 """
 import base64
+import fcntl
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -20,12 +22,41 @@ AWD_BIN = os.environ.get("AWD_BIN") or os.path.join(os.path.dirname(__file__), "
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 
 
+_port_locks = []  # fds of the port locks this process holds (released when it exits)
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port for a daemon. The daemons bind with SO_REUSEPORT, so two test processes that were handed
+    the same port (a port from bind(0) is free again once closed) would share its connections: one daemon's
+    actors would answer 404 on the other's. So the port is locked for this process's life (an flock on
+    /tmp/awtest-port-N.lock), and taken outside the kernel's ephemeral range, where no client socket holds it."""
+    lo, hi = 20000, 32000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            eph_lo = int(f.read().split()[0])
+        hi = min(hi, eph_lo)
+    except (OSError, ValueError, IndexError):
+        pass
+    rnd = random.Random(os.getpid() * 1000003 + time.monotonic_ns())
+    for _ in range(2000):
+        port = rnd.randrange(lo, hi)
+        fd = os.open("/tmp/awtest-port-%d.lock" % port, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            os.close(fd)  # in use by something else: the lock goes with the fd
+            continue
+        finally:
+            s.close()
+        _port_locks.append(fd)
+        return port
+    raise RuntimeError("no free loopback port in %d..%d" % (lo, hi))
 
 
 class Response:
