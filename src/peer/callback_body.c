@@ -1,6 +1,9 @@
-/* The callback envelope of protocol.md §9.9 and its compression (§9.11), for the publisher's delivery. */
+/* The callback request of protocol.md §9.9: its envelope, its compression (§9.11) and the POST, for the
+ * publisher's delivery and for sending one diff on demand. */
 #include <stdlib.h>
 #include <string.h>
+
+#include <actingweb/peer.h>
 
 #include "peer/callback_body.h"
 #include "util/json.h"
@@ -10,8 +13,22 @@
 
 #define COMPRESS_MIN_BYTES 1024 /* bodies above this go compressed to subscribers that accept it (§9.11) */
 
-void aw_callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
-                      const char *ts, const char *blob, bool *downgraded, size_t *orig_size, aw_wire_body *w)
+/* A callback body as it goes on the wire: data (malloc'd), its length, and the Content-Encoding header
+ * line when compressed (a static string, else NULL). */
+typedef struct aw_wire_body {
+    char *data;
+    size_t len;
+    const char *enc;
+} aw_wire_body;
+
+/* The §9.9 body of job `j` (kind "resync", "diff_low", or a diff; j->seq its sequence) for publisher record
+ * `sub`, as JSON text in *w (w->data NULL when out of memory or when a stored string is not UTF-8). Written
+ * straight into a buffer (escaped exactly as jansson does): building a jansson object only to serialise it
+ * cost ~8 % of the publisher's instructions per callback. ts and blob are the diff (unused for a resync); the
+ * blob is spliced in as stored (aw_json_dump wrote it). A high-granularity diff over cap_bytes goes in low
+ * form: *downgraded is set and *orig_size gets its size. */
+static void callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
+                          const char *ts, const char *blob, bool *downgraded, size_t *orig_size, aw_wire_body *w)
 {
     memset(w, 0, sizeof *w);
     aw_buf o = AW_BUF_INIT;
@@ -72,7 +89,11 @@ void aw_callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec
     w->data = aw_buf_take(&o);
 }
 
-void aw_callback_encode(const aw_sub_rec *sub, const aw_trust_rec *t, aw_wire_body *w)
+/* Compress *w (protocol.md §9.11) when it is over 1 KiB and the subscriber asked for gzip or deflate when
+ * subscribing, or its stored meta tags (t->peer_supported) advertise callbackcompression (gzip then): the
+ * data is replaced by the compressed bytes and w->enc set. Otherwise, or when compression fails, *w stays
+ * as it is. Content and sequence numbers are never changed. */
+static void callback_encode(const aw_sub_rec *sub, const aw_trust_rec *t, aw_wire_body *w)
 {
     w->enc = NULL;
     if (w->len <= COMPRESS_MIN_BYTES) return;
@@ -90,4 +111,44 @@ void aw_callback_encode(const aw_sub_rec *sub, const aw_trust_rec *t, aw_wire_bo
     w->data = z;
     w->len = zlen;
     w->enc = kind == AW_ZIP_GZIP ? "Content-Encoding: gzip" : "Content-Encoding: deflate";
+}
+
+int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, const aw_sub_rec *sub,
+                     const aw_trust_rec *t, const char *ts, const char *blob, const aw_call_opts *opts, aw_done_cb cb,
+                     void *ud, aw_op **op)
+{
+    char *actor_url = aw_app_actor_url(app, job->actor);
+    bool downgraded = false;
+    size_t orig = 0;
+    aw_wire_body w = {0};
+    if (actor_url) callback_body(cap_bytes, job, sub, actor_url, ts, blob, &downgraded, &orig, &w);
+    free(actor_url);
+    aw_buf u = AW_BUF_INIT;
+    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t->baseuri, job->actor, job->subid);
+    char *url = aw_buf_take(&u);
+    int r = AW_ENOMEM;
+    if (w.data && url) {
+        callback_encode(sub, t, &w);
+        char hdr_size[64];
+        snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
+        const char *hdrs[4] = {NULL};
+        size_t nh = 0;
+        if (downgraded) {
+            hdrs[nh++] = "X-ActingWeb-Granularity-Downgraded: true";
+            hdrs[nh++] = hdr_size;
+        }
+        if (w.enc) hdrs[nh++] = w.enc;
+        aw_peer_request pr = {.method = "POST",
+                              .url = url,
+                              .bearer = t->secret,
+                              .body = w.data,
+                              .body_len = w.len,
+                              .content_type = "application/json",
+                              .headers = nh ? hdrs : NULL,
+                              .idempotency = AW_IDEMP_SAFE};
+        r = aw_peer_request_async(app, &pr, opts, cb, ud, op);
+    }
+    free(url);
+    free(w.data);
+    return r;
 }

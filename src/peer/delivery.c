@@ -18,7 +18,6 @@
 #include "peer/delivery.h"
 #include "util/json.h"
 #include "util/rand.h"
-#include "util/str.h"
 #include "util/time.h"
 
 #define LEASE_MS 60000
@@ -472,52 +471,17 @@ int aw_delivery_enqueue_notice(aw_app *app, const char *actor, const char *peeri
 static void send_callback(aw_delivery *d, const aw_outbox_job *job, const aw_sub_rec *sub, const aw_trust_rec *t,
                           const char *ts, const char *blob)
 {
-    aw_app *app = d->app;
-    char *actor_url = aw_app_actor_url(app, job->actor);
-    bool downgraded = false;
-    size_t orig = 0;
-    aw_wire_body w = {0};
-    if (actor_url) aw_callback_body(d->cap_bytes, job, sub, actor_url, ts, blob, &downgraded, &orig, &w);
-    free(actor_url);
-    aw_buf u = AW_BUF_INIT;
-    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t->baseuri, job->actor, job->subid);
-    char *url = aw_buf_take(&u);
-    job_ctx *c = w.data && url ? job_ctx_new(d, job) : NULL;
-    if (!c) {
-        job_retry(d, job, backoff_ms(1), false);
-        goto out;
-    }
-    if (is_cursor(job)) keep_view(c, sub, t);
-    aw_callback_encode(sub, t, &w);
-    char hdr_size[64];
-    snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
-    const char *hdrs[4] = {NULL};
-    size_t nh = 0;
-    if (downgraded) {
-        hdrs[nh++] = "X-ActingWeb-Granularity-Downgraded: true";
-        hdrs[nh++] = hdr_size;
-    }
-    if (w.enc) hdrs[nh++] = w.enc;
-    aw_peer_request pr = {.method = "POST",
-                          .url = url,
-                          .bearer = t->secret,
-                          .body = w.data,
-                          .body_len = w.len,
-                          .content_type = "application/json",
-                          .headers = nh ? hdrs : NULL,
-                          .idempotency = AW_IDEMP_SAFE};
+    job_ctx *c = job_ctx_new(d, job);
+    if (c && is_cursor(job)) keep_view(c, sub, t);
     static const aw_retry_policy once = {1, 0};
-    aw_call_opts opts = {.deadline_ms = app->cfg.net.attempt_ms, .retry = &once};
-    int r = aw_peer_request_async(app, &pr, &opts, on_sent, c, &c->op);
+    aw_call_opts opts = {.deadline_ms = d->app->cfg.net.attempt_ms, .retry = &once};
+    int r = c ? aw_callback_post(d->app, d->cap_bytes, job, sub, t, ts, blob, &opts, on_sent, c, &c->op) : AW_ENOMEM;
     if (r != AW_OK) {
-        job_ctx_free(c);
+        if (c) job_ctx_free(c);
         job_retry(d, job, backoff_ms(1), false);
     } else {
         d->in_flight++;
     }
-out:
-    free(url);
-    free(w.data);
 }
 
 /* An outbox job: a resync, a low-form fallback (diff_low), a peer notice. */
@@ -758,37 +722,16 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     if (!t.baseuri) r = AW_ENOTRUST;
     else if (!blob) r = AW_ENOTFOUND;
     aw_outbox_job j = {.actor = (char *)actor, .subid = (char *)subid, .peerid = sub.peerid, .seq = seq, .kind = "diff"};
-    char *actor_url = r == AW_OK ? aw_app_actor_url(app, actor) : NULL;
-    bool downgraded = false;
-    size_t orig = 0;
-    aw_wire_body w = {0};
-    if (actor_url)
-        aw_callback_body(app->delivery ? app->delivery->cap_bytes : 256u << 10, &j, &sub, actor_url, ts, blob, &downgraded,
-                   &orig, &w);
-    free(actor_url);
-    char *url = NULL;
-    now_ctx *c = NULL;
-    if (r == AW_OK) {
-        aw_buf u = AW_BUF_INIT;
-        aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t.baseuri, actor, subid);
-        url = aw_buf_take(&u);
-        c = calloc(1, sizeof *c);
-        if (!url || !c || !w.data) r = AW_ENOMEM;
-    }
+    now_ctx *c = r == AW_OK ? calloc(1, sizeof *c) : NULL;
+    if (r == AW_OK && !c) r = AW_ENOMEM;
     if (r == AW_OK) {
         c->cb = cb;
         c->ud = ud;
-        aw_callback_encode(&sub, &t, &w);
-        const char *hdrs[2] = {w.enc, NULL};
-        aw_peer_request pr = {.method = "POST", .url = url, .bearer = t.secret, .body = w.data, .body_len = w.len,
-                              .content_type = "application/json", .headers = w.enc ? hdrs : NULL,
-                              .idempotency = AW_IDEMP_SAFE};
-        r = aw_peer_request_async(app, &pr, NULL, on_sent_now, c, NULL);
+        r = aw_callback_post(app, app->delivery ? app->delivery->cap_bytes : 256u << 10, &j, &sub, &t, ts, blob, NULL,
+                             on_sent_now, c, NULL);
         if (r == AW_OK) c = NULL;
     }
     free(c);
-    free(url);
-    free(w.data);
     free(ts);
     free(blob);
     aw_sub_rec_free(&sub);
