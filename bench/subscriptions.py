@@ -15,8 +15,9 @@ committed in the same transaction that applies the callback's data, so the recei
 (+ at most one poll interval + one query). Nothing in the daemons is instrumented.
 
 Environment: AWD_BIN (daemon binary), N, BURST, BURSTS (repeat (a) this often, 3 s apart, and print the median;
-default 1), SHARDS (per daemon, default 1), PUB_SHARDS (publisher; default SHARDS), CONC (--delivery-concurrency, default 512),
-PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), PERF=1 (perf record --call-graph dwarf the publisher, or with
+default 1), SHARDS (per subscriber daemon, default 1), PUB_SHARDS (publisher; default 2: actingwebd's own default of one
+loop per core on this 2-core machine; its shards are linked, so all of them deliver), CONC (--delivery-concurrency, per shard, default 512),
+PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), SUB_ARGS (more subscriber daemon flags), PERF=1 (perf record --call-graph dwarf (PERF_CG) at 999 Hz (PERF_FREQ) the publisher, or with
 PERF_WHO=sub the first subscriber daemon, PERF_WHO=all every process, during (a), into /tmp/aw-sub-bench.perf.data), SUB2_BIN (another build for the second subscriber daemon: an A/B
 of the subscriber side within one run), CALLGRIND=pub|sub (run the
 publisher, or the first subscriber daemon, under valgrind --tool=callgrind and collect only during (a), into
@@ -38,7 +39,10 @@ N = int(os.environ.get("N", "1000"))
 BURST = int(os.environ.get("BURST", "20"))
 BURSTS = max(1, int(os.environ.get("BURSTS", "1")))  # more bursts of BURST changes, 3 s apart; prints the median
 SHARDS = int(os.environ.get("SHARDS", "1"))
-PUB_SHARDS = int(os.environ.get("PUB_SHARDS", str(SHARDS)))
+# Two publisher loops (linked shards, aw_app_link_shards) against one with the same build, alternated, 4 pairs of
+# BURSTS=5 at 03:04-03:07 UTC (ninth session): medians 21.1/20.7/18.0/18.4 k against 19.6/18.5/20.1/17.8 k
+# callbacks/s. Unlinked (before), the second loop found the work a second late and delivered almost nothing.
+PUB_SHARDS = int(os.environ.get("PUB_SHARDS", "2"))
 # 512 in flight (half the subscriptions). Until the peer engine's connection lanes (sixth session) 1,024 lost to
 # 256: libcurl's connection-cache walks grew with the connections per origin. With lanes, more in flight means
 # bigger batches per loop turn (fewer commits and WAL pages per callback): 512 beat 256 in 6 of 7 alternated pairs
@@ -173,10 +177,11 @@ def main():
     cg = os.environ.get("CALLGRIND")
     wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/tmp/aw-sub-bench.cg.%p"]
     pub = awtest.Daemon(*pub_args, devtest=False, shards=PUB_SHARDS, wrap=wrap if cg == "pub" else None)
-    subs = [awtest.Daemon(*common, devtest=True, shards=SHARDS, wrap=wrap if cg == "sub" else None)]
+    sub_args = common + os.environ.get("SUB_ARGS", "").split()
+    subs = [awtest.Daemon(*sub_args, devtest=True, shards=SHARDS, wrap=wrap if cg == "sub" else None)]
     # SUB2_BIN: another actingwebd build as the second subscriber daemon. Both get the same load in the same
     # run, so their CPU times compare two builds without the VM's drift between runs.
-    subs.append(awtest.Daemon(*common, devtest=True, shards=SHARDS, binary=os.environ.get("SUB2_BIN")))
+    subs.append(awtest.Daemon(*sub_args, devtest=True, shards=SHARDS, binary=os.environ.get("SUB2_BIN")))
     log("bench/subscriptions: N=%d burst=%d shards: publisher %d, subscriber daemons %d each; cores=%d"
         % (N, BURST, PUB_SHARDS, SHARDS, os.cpu_count()))
     log("publisher flags: %s" % " ".join(pub_args))
@@ -212,7 +217,7 @@ def main():
         if PERF:
             ev = os.environ.get("PERF_EVENT")  # e.g. syscalls:sys_enter_fcntl (default: CPU samples at 999 Hz)
             perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CG", "dwarf")] +
-                                    (["-e", ev] if ev else ["-F", "999"]) + ["-o", "/tmp/aw-sub-bench.perf.data",
+                                    (["-e", ev] if ev else ["-F", os.environ.get("PERF_FREQ", "999")]) + ["-o", "/tmp/aw-sub-bench.perf.data",
                                      ] + (["-a"] if os.environ.get("PERF_WHO") == "all" else
                                      ["-p", str((subs[0] if os.environ.get("PERF_WHO") == "sub" else pub).proc.pid)]),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

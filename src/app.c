@@ -340,6 +340,7 @@ void aw_app_close(aw_app *app, void (*closed_cb)(aw_app *app, void *ud), void *u
 void aw_app_free(aw_app *app)
 {
     if (!app) return;
+    aw_shards_unlink(app); /* first: no other shard posts to it any more */
     aw_server_free(app);
     aw_delivery_free(app);
     aw_subscriber_free(app);

@@ -17,6 +17,7 @@ struct aw_peer_engine;
 struct aw_delivery;
 struct aw_subscriber;
 struct aw_group;
+typedef struct aw_shard_link aw_shard_link;
 
 /* A closure posted to the loop thread from any thread (aw_app_post). */
 typedef struct aw_post {
@@ -61,6 +62,8 @@ struct aw_app {
     struct aw_group *group;           /* group commit of the current server turn (store/group.c) */
     char shard_id[40];                /* lease owner name for shared storage rows */
     struct aw_hooks *hooks;           /* hook registry (core/hooks.c); NULL until a hook is registered */
+    aw_shard_link *link;              /* the other shards on this storage (shards.c), or NULL */
+    atomic_bool delivery_wake;        /* a wake-up from another shard is posted and has not run yet */
 };
 
 /* True when called on the thread running the app's loop. */
@@ -74,6 +77,12 @@ static inline aw_store *aw_app_store(aw_app *app) { return app->exec ? aw_app_st
 /* Run fn(app, ud) on the loop thread soon (never inline). Thread-safe. Returns AW_ESHUTDOWN when the
  * app no longer accepts work. */
 int aw_app_post(aw_app *app, void (*fn)(aw_app *app, void *ud), void *ud);
+
+/* Shards (shards.c). Post a delivery wake-up to every other app linked with `app` (any thread; at most one
+ * stays pending per app): they look for callbacks to send at once (aw_delivery_changed_elsewhere). */
+void aw_shards_wake_delivery(aw_app *app);
+/* Leave the link (aw_app_free); the last app out frees it. */
+void aw_shards_unlink(aw_app *app);
 
 /* Shutdown steps report back here when their handles are closed. */
 void aw_app_handle_closed(aw_app *app);

@@ -325,17 +325,26 @@ int main(int argc, char **argv)
     if (!sh) return 1;
     int rc = 0;
     long started = 0;
-    for (long i = 0; i < shards; i++) {
-        /* Created one after another so that the first applies schema migrations alone. */
+    /* Created one after another so that the first applies schema migrations alone; linked before any
+     * runs, so that changes one shard takes are delivered by all of them (aw_app_link_shards). */
+    for (long i = 0; i < shards && rc == 0; i++) {
         int r = aw_app_new(&cfg, &sh[i].app);
         if (r != AW_OK) {
             fprintf(stderr, "actingwebd: cannot start: %s\n", aw_strerror(r));
             rc = 1;
-            break;
         }
+    }
+    if (rc == 0 && shards > 1) {
+        aw_app *apps[256];
+        for (long i = 0; i < shards; i++) apps[i] = sh[i].app;
+        int r = aw_app_link_shards(apps, (size_t)shards);
+        if (r != AW_OK) {
+            fprintf(stderr, "actingwebd: cannot link the shards: %s\n", aw_strerror(r));
+            rc = 1;
+        }
+    }
+    for (long i = 0; i < shards && rc == 0; i++) {
         if (pthread_create(&sh[i].thread, NULL, shard_main, &sh[i]) != 0) {
-            aw_app_free(sh[i].app);
-            sh[i].app = NULL;
             rc = 1;
             break;
         }
@@ -354,6 +363,7 @@ int main(int argc, char **argv)
         if (sh[i].rc != AW_OK) rc = 1;
         aw_app_free(sh[i].app);
     }
+    for (long i = started; i < shards; i++) aw_app_free(sh[i].app); /* created, never run (or NULL) */
     free(sh);
     for (size_t i = 0; i < N_OPTS; i++) free(config_strings[i]);
     return rc;

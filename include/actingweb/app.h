@@ -133,6 +133,17 @@ void aw_app_close(aw_app *app, void (*closed_cb)(aw_app *app, void *ud), void *u
 /* Free the app. Legal after aw_app_run() returned or after the close callback ran. NULL is a no-op. */
 void aw_app_free(aw_app *app);
 
+/* Link the `n` apps (shards) of one process that serve the same storage, e.g. one event loop per core on
+ * one port with `reuse_port` (what actingwebd does). Work one shard creates for all of them then starts on
+ * the others at once rather than at their next poll (up to a second later): after a shard commits a
+ * change that has subscribers, every shard's delivery workers look for callbacks to send, so a burst is
+ * delivered by all the loops, not only by the one that took the writes. Call before any of the apps runs
+ * (aw_app_run / aw_app_attach), from any one thread; an app is in at most one link. The apps stay
+ * independent otherwise (each is stopped and freed on its own; aw_app_free() leaves the link, in any
+ * order). The array is borrowed. Errors: AW_EINVAL (n < 2, a NULL or repeated app, an app already linked
+ * or already running), AW_ENOMEM. */
+int aw_app_link_shards(aw_app *const *apps, size_t n);
+
 /* The loop the app runs on (NULL before run/attach). Borrowed. */
 uv_loop_t *aw_app_loop(aw_app *app);
 

@@ -38,6 +38,7 @@ typedef struct aw_delivery {
     uv_timer_t flush;   /* batched completions */
     uv_timer_t sweep;   /* cursors that ran dry look again */
     bool closing;
+    bool wake_shards;   /* a change was registered here: wake the other shards' workers (on_timer) */
     unsigned in_flight;
     unsigned max_in_flight;
     int n_claimed;          /* jobs handed over by the current claim */
@@ -625,6 +626,11 @@ static void on_timer(uv_timer_t *t)
 {
     aw_delivery *d = t->data;
     if (d->closing) return;
+    /* Here, not in aw_delivery_changed: the change is committed by now, so the others can see it. */
+    if (d->wake_shards) {
+        d->wake_shards = false;
+        aw_shards_wake_delivery(d->app);
+    }
     if (d->in_flight >= d->max_in_flight) return; /* a completion schedules the next claim */
     int max = (int)(d->max_in_flight - d->in_flight);
     if (max > 128) max = 128; /* bounds the time a claim holds the write lock */
@@ -671,8 +677,17 @@ void aw_delivery_changed(aw_app *app)
 {
     aw_delivery *d = app->delivery;
     if (!d || d->closing || !aw_app_on_loop_thread(app)) return;
+    if (app->link) d->wake_shards = true;
     schedule_claim(d, 0);
     if (d->n_dry > 0) uv_timer_start(&d->sweep, on_sweep, 0, SWEEP_MS); /* then back to polling */
+}
+
+void aw_delivery_changed_elsewhere(aw_app *app)
+{
+    aw_delivery *d = app->delivery;
+    if (!d || d->closing) return;
+    schedule_claim(d, 0);
+    if (d->n_dry > 0) uv_timer_start(&d->sweep, on_sweep, 0, SWEEP_MS);
 }
 
 /* ------------------------------------------------------------------ direct send (no outbox) */

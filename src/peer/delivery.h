@@ -16,6 +16,9 @@ void aw_delivery_kick(aw_app *app);
  * also look again on the next loop turn instead of at their next poll. Loop thread only (elsewhere a
  * no-op: the poll finds the diffs). */
 void aw_delivery_changed(aw_app *app);
+/* Another shard on this storage registered a change and committed it (shards.c): claim and look at the
+ * waiting cursors on the next loop turn. Loop thread only. */
+void aw_delivery_changed_elsewhere(aw_app *app);
 
 /* Start the workers on app->loop (loop thread); picks up jobs left from earlier runs. */
 int aw_delivery_start(aw_app *app);
