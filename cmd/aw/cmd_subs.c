@@ -6,11 +6,12 @@
 #include <curl/curl.h>
 
 #include "aw.h"
+#include "util/str.h"
 
 static void str_cell(json_t *o, const char *k, char *buf, size_t n)
 {
     json_t *v = json_object_get(o, k);
-    if (json_is_string(v)) snprintf(buf, n, "%s", json_string_value(v));
+    if (json_is_string(v)) aw_strlcpy(buf, json_string_value(v), n);
     else if (json_is_integer(v)) snprintf(buf, n, "%lld", (long long)json_integer_value(v));
     else buf[0] = '\0';
 }
@@ -50,7 +51,7 @@ int cmd_sub_list(cli *c)
                 }
                 if (!cells[0][0]) { /* per-peer listings may omit peerid in entries */
                     const char *p = json_string_value(json_object_get(j, "peerid"));
-                    snprintf(cells[0], sizeof cells[0], "%s", p ? p : "");
+                    aw_strlcpy(cells[0], p ? p : "", sizeof cells[0]);
                 }
                 /* callback true: our mirror of a subscription we hold at the peer */
                 row[2] = json_is_true(json_object_get(s, "callback")) ? "subscriber" : "publisher";

@@ -9,6 +9,7 @@
 #include "core/hooks.h"
 #include "core/trust.h"
 #include "util/json.h"
+#include "util/str.h"
 
 typedef struct actor_del {
     aw_app *app;
@@ -127,7 +128,7 @@ void aw_actor_delete_start(aw_app *app, const char *actor_id, aw_event_origin or
         return;
     }
     d->app = app;
-    snprintf(d->actor_id, sizeof d->actor_id, "%s", actor_id);
+    aw_strlcpy(d->actor_id, actor_id, sizeof d->actor_id);
     d->done = done;
     d->ud = ud;
     d->pending = 1; /* our own hold, released below */

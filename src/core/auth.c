@@ -43,8 +43,8 @@ aw_auth_result aw_auth_bearer(aw_store *s, const aw_actor_rec *actor, const char
     }
     if (!strcmp(t.peerid, actor->id)) return AW_AUTH_BAD;
     out->kind = AW_WHO_PEER;
-    snprintf(out->peerid, sizeof out->peerid, "%s", t.peerid);
-    snprintf(out->relationship, sizeof out->relationship, "%s", t.relationship);
+    aw_strlcpy(out->peerid, t.peerid, sizeof out->peerid);
+    aw_strlcpy(out->relationship, t.relationship, sizeof out->relationship);
     out->approved = t.approved;
     return AW_AUTH_OK;
 }

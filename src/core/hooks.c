@@ -17,6 +17,7 @@
 #include "core/sdk_internal.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/str.h"
 
 #define ST_IN_CALL 1
 #define ST_REPLIED 2
@@ -211,7 +212,7 @@ aw_hook_ctx *aw_hooks_ctx_new(aw_app *app, aw_hook_kind kind, const char *name, 
     c->app = app;
     c->kind = kind;
     c->name = strdup(name ? name : "");
-    snprintf(c->verb, sizeof c->verb, "%s", verb ? verb : "");
+    aw_strlcpy(c->verb, verb ? verb : "", sizeof c->verb);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     atomic_init(&c->st, 0);

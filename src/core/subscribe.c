@@ -44,9 +44,9 @@ static sub_op *op_new(aw_app *app, const char *actor, const char *peer, const ch
     sub_op *o = calloc(1, sizeof *o);
     if (!o) return NULL;
     o->app = app;
-    snprintf(o->actor, sizeof o->actor, "%s", actor);
-    snprintf(o->peer, sizeof o->peer, "%s", peer ? peer : "");
-    snprintf(o->subid, sizeof o->subid, "%s", subid ? subid : "");
+    aw_strlcpy(o->actor, actor, sizeof o->actor);
+    aw_strlcpy(o->peer, peer ? peer : "", sizeof o->peer);
+    aw_strlcpy(o->subid, subid ? subid : "", sizeof o->subid);
     o->cb = cb;
     o->ud = ud;
     return o;
@@ -130,7 +130,7 @@ static void on_created(const aw_result *res, void *ud)
         finish(o, AW_EPROTO, "the peer's answer has no subscription id");
         return;
     }
-    snprintf(o->subid, sizeof o->subid, "%s", subid);
+    aw_strlcpy(o->subid, subid, sizeof o->subid);
     json_int_t pub_seq = json_integer_value(json_object_get(body, "sequence"));
     aw_sub_rec rec = {.actor = o->actor,
                       .subid = o->subid,

@@ -43,7 +43,7 @@ static bool busy_take(aw_app *app, const char *what, const char *actor, const ch
         if (!strcmp(n->key, key)) return false;
     busy_node *n = calloc(1, sizeof *n);
     if (!n) return false;
-    snprintf(n->key, sizeof n->key, "%s", key);
+    aw_strlcpy(n->key, key, sizeof n->key);
     n->next = sb->busy;
     sb->busy = n;
     return true;
@@ -257,8 +257,8 @@ static void send_ack(aw_app *app, const aw_sub_rec *sub, int64_t seq)
         return;
     }
     c->app = app;
-    snprintf(c->actor, sizeof c->actor, "%s", sub->actor);
-    snprintf(c->subid, sizeof c->subid, "%s", sub->subid);
+    aw_strlcpy(c->actor, sub->actor, sizeof c->actor);
+    aw_strlcpy(c->subid, sub->subid, sizeof c->subid);
     c->seq = seq;
     char path[200];
     snprintf(path, sizeof path, "/subscriptions/%s/%s", sub->actor, sub->subid);
@@ -326,8 +326,8 @@ static void fetch_scope(aw_app *app, const aw_sub_rec *sub, int64_t set_seq, aw_
     int r = c && path ? AW_OK : AW_ENOMEM;
     if (r == AW_OK) {
         c->app = app;
-        snprintf(c->actor, sizeof c->actor, "%s", sub->actor);
-        snprintf(c->subid, sizeof c->subid, "%s", sub->subid);
+        aw_strlcpy(c->actor, sub->actor, sizeof c->actor);
+        aw_strlcpy(c->subid, sub->subid, sizeof c->subid);
         c->set_seq = set_seq;
         c->kind = kind;
         c->done = done;
@@ -461,8 +461,8 @@ void aw_subscriber_sync(aw_app *app, const char *actor, const char *subid, aw_sy
     r = c ? AW_OK : AW_ENOMEM;
     if (c) {
         c->app = app;
-        snprintf(c->actor, sizeof c->actor, "%s", actor);
-        snprintf(c->subid, sizeof c->subid, "%s", subid);
+        aw_strlcpy(c->actor, actor, sizeof c->actor);
+        aw_strlcpy(c->subid, subid, sizeof c->subid);
         c->done = done;
         c->ud = ud;
         c->started_ms = aw_time_ms();
@@ -569,8 +569,8 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
         return;
     }
     c->app = app;
-    snprintf(c->actor, sizeof c->actor, "%s", actor);
-    snprintf(c->subid, sizeof c->subid, "%s", subid);
+    aw_strlcpy(c->actor, actor, sizeof c->actor);
+    aw_strlcpy(c->subid, subid, sizeof c->subid);
     c->body = json_incref(body);
     c->reply = reply;
     c->ud = ud;

@@ -49,7 +49,7 @@ static top *top_new(aw_app *app, const char *actor_id, aw_trust_done cb, void *u
     top *op = calloc(1, sizeof *op);
     if (!op) return NULL;
     op->app = app;
-    snprintf(op->actor_id, sizeof op->actor_id, "%s", actor_id);
+    aw_strlcpy(op->actor_id, actor_id, sizeof op->actor_id);
     op->actor_url = aw_app_actor_url(app, actor_id);
     op->cb = cb;
     op->ud = ud;

@@ -10,6 +10,7 @@
 #include "http/endpoints.h"
 #include "http/hookreq.h"
 #include "store/group.h"
+#include "util/str.h"
 
 static void reply(aw_req *req, int http_status, const char *message)
 {
@@ -51,7 +52,7 @@ static void on_processed(void *ud, int http_status, const char *message)
      * suspended (server.c, drive). */
     if (!req->suspended) req->held = true;
     h->http_status = http_status;
-    snprintf(h->message, sizeof h->message, "%s", message ? message : "");
+    aw_strlcpy(h->message, message ? message : "", sizeof h->message);
     aw_group_defer(req->app, on_group_end, h);
 }
 

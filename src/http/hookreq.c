@@ -7,6 +7,7 @@
 #include "core/sdk_internal.h"
 #include "http/hookreq.h"
 #include "util/json.h"
+#include "util/str.h"
 
 static enum MHD_Result query_it(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -30,14 +31,14 @@ aw_hook_ctx *aw_hookreq_ctx(aw_req *req, aw_hook_kind kind, const char *name, si
         return c;
     }
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_it, c->query);
-    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id);
+    aw_strlcpy(c->request_id, req->request_id, sizeof c->request_id);
     switch (req->who.kind) {
     case AW_WHO_CREATOR: c->caller = AW_CALLER_CREATOR; break;
     case AW_WHO_TRUSTEE: c->caller = AW_CALLER_TRUSTEE; break;
     case AW_WHO_PEER:
         c->caller = AW_CALLER_PEER;
-        snprintf(c->peerid, sizeof c->peerid, "%s", req->who.peerid);
-        snprintf(c->relationship, sizeof c->relationship, "%s", req->who.relationship);
+        aw_strlcpy(c->peerid, req->who.peerid, sizeof c->peerid);
+        aw_strlcpy(c->relationship, req->who.relationship, sizeof c->relationship);
         break;
     default: c->caller = AW_CALLER_ANONYMOUS;
     }
@@ -200,10 +201,10 @@ int aw_hookreq_prop_sync(aw_req *req, unsigned op, const char *name, json_t **va
                 : req->who.kind == AW_WHO_TRUSTEE ? AW_CALLER_TRUSTEE
                                                   : AW_CALLER_ANONYMOUS;
     if (c->caller == AW_CALLER_PEER) {
-        snprintf(c->peerid, sizeof c->peerid, "%s", req->who.peerid);
-        snprintf(c->relationship, sizeof c->relationship, "%s", req->who.relationship);
+        aw_strlcpy(c->peerid, req->who.peerid, sizeof c->peerid);
+        aw_strlcpy(c->relationship, req->who.relationship, sizeof c->relationship);
     }
-    snprintf(c->request_id, sizeof c->request_id, "%s", req->request_id);
+    aw_strlcpy(c->request_id, req->request_id, sizeof c->request_id);
     c->prop_op = op;
     c->value = json_incref(*value);
     sync_out o = {json_incref(*value), 0};

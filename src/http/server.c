@@ -18,6 +18,7 @@
 #include "store/group.h"
 #include "util/rand.h"
 #include "util/time.h"
+#include "util/str.h"
 
 typedef struct aw_server {
     aw_app *app;
@@ -188,10 +189,10 @@ static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind, const char 
 
 static void begin_request(aw_server *s, aw_req *req, const char *method)
 {
-    snprintf(req->orig_method, sizeof req->orig_method, "%s", method);
-    snprintf(req->method, sizeof req->method, "%s", method);
+    aw_strlcpy(req->orig_method, method, sizeof req->orig_method);
+    aw_strlcpy(req->method, method, sizeof req->method);
     const char *rid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-ID");
-    if (rid && request_id_ok(rid)) snprintf(req->request_id, sizeof req->request_id, "%s", rid);
+    if (rid && request_id_ok(rid)) aw_strlcpy(req->request_id, rid, sizeof req->request_id);
     else snprintf(req->request_id, sizeof req->request_id, "%s-%llx", s->rid_prefix,
                   (unsigned long long)++s->rid_counter);
     if (aw_req_is_form(req)) req->pp = MHD_create_post_processor(req->conn, 16384, form_iter, req);
@@ -205,7 +206,7 @@ static void apply_method_override(aw_req *req)
     static const char *const allowed[] = {"GET", "POST", "PUT", "DELETE"};
     for (size_t i = 0; i < 4; i++) {
         if (!strcasecmp(m, allowed[i])) {
-            snprintf(req->method, sizeof req->method, "%s", allowed[i]);
+            aw_strlcpy(req->method, allowed[i], sizeof req->method);
             return;
         }
     }

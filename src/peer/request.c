@@ -11,6 +11,7 @@
 #include "peer/internal.h"
 #include "util/json.h"
 #include "util/rand.h"
+#include "util/str.h"
 
 static const aw_retry_policy default_policy = {3, 500};
 
@@ -481,8 +482,8 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
         st = AW_ENET;
         never_left = true;
         transient = !op->denied;
-        snprintf(why, sizeof why, "%s", op->denied ? "peer address is private or loopback (deny_private_peers)"
-                                        : op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        aw_strlcpy(why, op->denied ? "peer address is private or loopback (deny_private_peers)"
+                                        : op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
         break;
     case CURLE_OPERATION_TIMEDOUT:
         transient = true;
@@ -502,7 +503,7 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
         st = AW_ENET;
         transient = true;
         never_left = reqsize == 0;
-        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        aw_strlcpy(why, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
         break;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
@@ -510,11 +511,11 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
     case CURLE_HTTP2_STREAM:
         st = AW_EPROTO;
         answered = false;
-        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        aw_strlcpy(why, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
         break;
     default:
         st = AW_ENET;
-        snprintf(why, sizeof why, "%s", op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc));
+        aw_strlcpy(why, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
         break;
     }
     if (rc == CURLE_OPERATION_TIMEDOUT && aw_peer_now(eng) + 1 >= op->deadline) {

@@ -94,6 +94,15 @@ void aw_buf_free(aw_buf *b)
     b->oom = false;
 }
 
+void aw_strlcpy(char *dst, const char *src, size_t n)
+{
+    if (!n) return;
+    if (!src) src = "";
+    size_t l = strnlen(src, n - 1);
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
+
 char *aw_strdup(const char *s) { return s ? strdup(s) : NULL; }
 
 bool aw_ct_streq(const char *a, const char *b)

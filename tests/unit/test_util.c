@@ -420,6 +420,20 @@ static void zip_roundtrip_and_limits(void **state)
     free(in);
 }
 
+static void strlcpy_cuts(void **st)
+{
+    char b[4];
+    aw_strlcpy(b, "abc", sizeof b);
+    assert_string_equal(b, "abc");
+    aw_strlcpy(b, "abcdef", sizeof b);
+    assert_string_equal(b, "abc");
+    aw_strlcpy(b, NULL, sizeof b);
+    assert_string_equal(b, "");
+    b[0] = 'x';
+    aw_strlcpy(b, "abc", 1);
+    assert_string_equal(b, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,7 +441,7 @@ int main(void)
         cmocka_unit_test(json_duplicate_keys), cmocka_unit_test(json_invalid_utf8),
         cmocka_unit_test(json_depth_limit), cmocka_unit_test(json_helpers),
         cmocka_unit_test(utf8_valid), cmocka_unit_test(utf8_invalid),
-        cmocka_unit_test(ct_streq), cmocka_unit_test(misc_str),
+        cmocka_unit_test(ct_streq), cmocka_unit_test(misc_str), cmocka_unit_test(strlcpy_cuts),
         cmocka_unit_test(rand_formats), cmocka_unit_test(time_formats),
         cmocka_unit_test(buf_basics), cmocka_unit_test(zip_roundtrip_and_limits),
         cmocka_unit_test(json_buf_str_matches_jansson),

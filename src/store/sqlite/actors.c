@@ -3,6 +3,7 @@
 
 #include "store/sqlite/sqlite.h"
 #include "util/time.h"
+#include "util/str.h"
 
 static int actor_create(aw_store *s, const aw_actor_rec *r)
 {
@@ -34,7 +35,7 @@ static int read_actor(aw_sq *q, sqlite3_stmt *st, aw_actor_rec *out, const char 
     }
     memset(out, 0, sizeof *out);
     const char *id = (const char *)sqlite3_column_text(st, 0);
-    snprintf(out->id, sizeof out->id, "%s", id ? id : "");
+    aw_strlcpy(out->id, id ? id : "", sizeof out->id);
     out->creator = aw_sq_col_dup(st, 1);
     out->passphrase = aw_sq_col_dup(st, 2);
     out->trustee_root = aw_sq_col_dup(st, 3);

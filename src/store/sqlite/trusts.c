@@ -118,8 +118,8 @@ static int trust_auth_by_secret(aw_store *s, const char *actor, const char *secr
         const char *rel = (const char *)sqlite3_column_text(st, 2);
         /* The index lookup is exact; compare again in constant time for defence in depth. */
         if (stored && peerid && aw_ct_streq(secret, stored)) {
-            snprintf(out->peerid, sizeof out->peerid, "%s", peerid);
-            snprintf(out->relationship, sizeof out->relationship, "%s", rel ? rel : "");
+            aw_strlcpy(out->peerid, peerid, sizeof out->peerid);
+            aw_strlcpy(out->relationship, rel ? rel : "", sizeof out->relationship);
             out->approved = sqlite3_column_int(st, 3) != 0;
             r = AW_OK;
         } else {
