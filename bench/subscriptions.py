@@ -15,7 +15,8 @@ committed in the same transaction that applies the callback's data, so the recei
 (+ at most one poll interval + one query). Nothing in the daemons is instrumented.
 
 Environment: AWD_BIN (daemon binary), N, BURST, BURSTS (repeat (a) this often, 3 s apart, and print the median;
-default 1), SHARDS (per subscriber daemon, default 1), PUB_SHARDS (publisher; default 2: actingwebd's own default of one
+default 1; later bursts create new properties, so every subscriber's remote store grows by BURST rows per burst;
+SAME_NAMES=1 makes them update the first burst's properties instead), SHARDS (per subscriber daemon, default 1), PUB_SHARDS (publisher; default 2: actingwebd's own default of one
 loop per core on this 2-core machine; its shards are linked, so all of them deliver), CONC (--delivery-concurrency, per shard, default 512),
 PER_ORIGIN (--peer-per-origin), POLL_MS ((b), default 2), POLL_MS_A ((a), default 5), SETUP_THREADS, TRACE=1 (print (a)'s progress over time), PUB_ARGS (more publisher flags), SUB_ARGS (more subscriber daemon flags), PERF=1 (perf record --call-graph dwarf (PERF_CG) at 999 Hz (PERF_FREQ) the publisher, or with
 PERF_WHO=sub the first subscriber daemon, PERF_WHO=all every process, during (a), into /tmp/aw-sub-bench.perf.data), SUB2_BIN (another build for the second subscriber daemon: an A/B
@@ -43,12 +44,15 @@ SHARDS = int(os.environ.get("SHARDS", "1"))
 # BURSTS=5 at 03:04-03:07 UTC (ninth session): medians 21.1/20.7/18.0/18.4 k against 19.6/18.5/20.1/17.8 k
 # callbacks/s. Unlinked (before), the second loop found the work a second late and delivered almost nothing.
 PUB_SHARDS = int(os.environ.get("PUB_SHARDS", "2"))
-# 512 in flight (half the subscriptions). Until the peer engine's connection lanes (sixth session) 1,024 lost to
-# 256: libcurl's connection-cache walks grew with the connections per origin. With lanes, more in flight means
-# bigger batches per loop turn (fewer commits and WAL pages per callback): 512 beat 256 in 6 of 7 alternated pairs
-# (mean of medians 14.2k vs 12.1k callbacks/s); 1,024 is about the same as 512 with 6 MB more RSS.
-CONC = os.environ.get("CONC", "512")
-PER_ORIGIN = os.environ.get("PER_ORIGIN", "512")
+# In flight, per publisher shard: 128 callbacks, at most 64 per subscriber daemon (the daemon's default
+# --peer-per-origin). With one publisher loop (up to the eighth session) 512 in flight beat 256. With two linked
+# loops, fewer connections win: a connection that carries its next callback within the 40 ms delayed-ACK timer
+# acknowledges the last answer in that request, not in a segment of its own. Ninth session, BURSTS=5, alternated
+# (03:25-03:33 UTC): 512 per origin gave 2.57 TCP segments per callback, 128 gave 2.15; medians 512/512 against
+# 512/128 19.8/17.1/20.1 k against 20.5/20.3/20.0 k; 64/64 21.4/18.4 k; 128/64 20.7/20.5 k with the least CPU
+# (publisher 0.82-0.89 s, subscribers 0.83-0.90 s per burst, against 0.96-1.12 s and 0.90-1.05 s at 512/512).
+CONC = os.environ.get("CONC", "128")
+PER_ORIGIN = os.environ.get("PER_ORIGIN", "64")
 POLL_MS = float(os.environ.get("POLL_MS", "2"))  # (b) latency
 # (a) throughput: the end of a 1-2 s burst needs no 2 ms resolution, and polling less leaves the daemons the
 # CPU this harness would take from them (about 8 % of one core at 2 ms).
@@ -245,7 +249,7 @@ def main():
             """Burst k (0-based): BURST PUTs of new properties, then wait for every mirror to have them all."""
             t0 = time.time()
             for i in range(BURST):
-                name = "burst%d" % i if k == 0 else "burst%d_%d" % (k, i)
+                name = "burst%d" % i if k == 0 or os.environ.get("SAME_NAMES") else "burst%d_%d" % (k, i)
                 r = b.req("PUT", "/properties/" + name, body="value-%d" % i)
                 assert r.status == 204, r
             t_put = time.time()
