@@ -6,6 +6,7 @@
 #include <actingweb/peer.h>
 
 #include "peer/callback_body.h"
+#include "peer/internal.h"
 #include "util/json.h"
 #include "util/str.h"
 #include "util/time.h"
@@ -113,10 +114,45 @@ static void callback_encode(const aw_sub_rec *sub, const aw_trust_rec *t, aw_wir
     w->enc = kind == AW_ZIP_GZIP ? "Content-Encoding: gzip" : "Content-Encoding: deflate";
 }
 
-int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, const aw_sub_rec *sub,
-                     const aw_trust_rec *t, const char *ts, const char *blob, const aw_call_opts *opts, aw_done_cb cb,
-                     void *ud, aw_op **op)
+void aw_callback_target_free(aw_callback_target *tgt)
 {
+    if (!tgt) return;
+    free(tgt->origin);
+    free(tgt->base_path);
+    curl_url_cleanup(tgt->base);
+    memset(tgt, 0, sizeof *tgt);
+}
+
+/* tgt filled from baseuri (parsed once); false when it cannot be (the caller then parses per request). */
+static bool target_ready(aw_callback_target *tgt, const char *baseuri)
+{
+    if (tgt->base) return true;
+    char *origin = NULL, *path = NULL;
+    CURLU *cu = NULL;
+    if (aw_url_origin(baseuri, &origin, &cu) != AW_OK) return false;
+    if (curl_url_get(cu, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+        free(origin);
+        curl_url_cleanup(cu);
+        return false;
+    }
+    size_t n = strlen(path);
+    while (n > 0 && path[n - 1] == '/') n--;
+    tgt->base_path = strndup(path, n);
+    curl_free(path);
+    tgt->origin = origin;
+    tgt->base = cu;
+    if (!tgt->base_path) {
+        aw_callback_target_free(tgt);
+        return false;
+    }
+    return true;
+}
+
+int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, const aw_sub_rec *sub,
+                     const aw_trust_rec *t, const char *ts, const char *blob, const aw_call_opts *opts,
+                     aw_callback_target *tgt, aw_done_cb cb, void *ud, aw_op **op)
+{
+    if (op) *op = NULL;
     char *actor_url = aw_app_actor_url(app, job->actor);
     bool downgraded = false;
     size_t orig = 0;
@@ -146,7 +182,24 @@ int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, co
                               .content_type = "application/json",
                               .headers = nh ? hdrs : NULL,
                               .idempotency = AW_IDEMP_SAFE};
-        r = aw_peer_request_async(app, &pr, opts, cb, ud, op);
+        if (tgt && target_ready(tgt, t->baseuri)) {
+            /* The URL without a parse: the trust's parsed baseuri with this callback's path. */
+            aw_buf p = AW_BUF_INIT;
+            aw_buf_printf(&p, "%s/callbacks/subscriptions/%s/%s", tgt->base_path, job->actor, job->subid);
+            char *origin = strdup(tgt->origin);
+            CURLU *cu = curl_url_dup(tgt->base);
+            aw_op *o = NULL;
+            if (!p.oom && origin && cu && curl_url_set(cu, CURLUPART_PATH, p.data, 0) == CURLUE_OK) {
+                r = aw_req_prepare_at(app, &pr, opts, cb, ud, origin, cu, &o);
+                if (r == AW_OK) r = aw_req_submit(o, op);
+            } else {
+                free(origin);
+                curl_url_cleanup(cu);
+            }
+            aw_buf_free(&p);
+        } else {
+            r = aw_peer_request_async(app, &pr, opts, cb, ud, op);
+        }
     }
     free(url);
     free(w.data);

@@ -67,6 +67,7 @@ typedef struct job_ctx {
     bool viewed;
     aw_sub_rec sub;
     aw_trust_rec t;
+    aw_callback_target tgt; /* t.baseuri parsed (a viewed cursor's callbacks share it) */
     int64_t dry_since; /* when the cursor ran dry (0: it has not) */
 } job_ctx;
 
@@ -127,7 +128,7 @@ static void on_flush(uv_timer_t *t)
         j->attempts = 0;
         j->after = j->seq; /* delivered up to here */
         if (d->closing) job_release(d, j, 0, now); /* the next process takes it from here */
-        else if (cursor_continue(d, done[i], now)) done[i] = NULL; /* kept, waiting for a change */
+        else if (cursor_continue(d, done[i], now)) done[i] = NULL; /* kept: sent on, or waiting for a change */
     }
     if (r == AW_OK) r = s->commit(s);
     else s->rollback(s);
@@ -347,6 +348,7 @@ static void job_ctx_free(job_ctx *c)
     if (c->op) aw_op_unref(c->op);
     aw_sub_rec_free(&c->sub);
     aw_trust_rec_free(&c->t);
+    aw_callback_target_free(&c->tgt);
     free(c);
 }
 
@@ -476,13 +478,36 @@ static void send_callback(aw_delivery *d, const aw_outbox_job *job, const aw_sub
     if (c && is_cursor(job)) keep_view(c, sub, t);
     static const aw_retry_policy once = {1, 0};
     aw_call_opts opts = {.deadline_ms = d->app->cfg.net.attempt_ms, .retry = &once};
-    int r = c ? aw_callback_post(d->app, d->cap_bytes, job, sub, t, ts, blob, &opts, on_sent, c, &c->op) : AW_ENOMEM;
+    int r = c ? aw_callback_post(d->app, d->cap_bytes, job, sub, t, ts, blob, &opts, c->viewed ? &c->tgt : NULL,
+                                 on_sent, c, &c->op)
+              : AW_ENOMEM;
     if (r != AW_OK) {
         if (c) job_ctx_free(c);
         job_retry(d, job, backoff_ms(1), false);
     } else {
         d->in_flight++;
     }
+}
+
+/* Send diff `seq` (ts, blob) of c's cursor with c itself: its view, its parsed URL and its copies of the job
+ * go on to the next callback. True when sent (c now belongs to it); else the cursor is set to retry and the
+ * caller frees c. */
+static bool send_next(aw_delivery *d, job_ctx *c, int64_t seq, const char *ts, const char *blob)
+{
+    if (c->op) aw_op_unref(c->op);
+    c->op = NULL;
+    c->job.seq = seq;
+    c->dry_since = 0;
+    static const aw_retry_policy once = {1, 0};
+    aw_call_opts opts = {.deadline_ms = d->app->cfg.net.attempt_ms, .retry = &once};
+    int r = aw_callback_post(d->app, d->cap_bytes, &c->job, &c->sub, &c->t, ts, blob, &opts, &c->tgt, on_sent, c,
+                             &c->op);
+    if (r != AW_OK) {
+        job_retry(d, &c->job, backoff_ms(1), false);
+        return false;
+    }
+    d->in_flight++;
+    return true;
 }
 
 /* An outbox job: a resync, a low-form fallback (diff_low), a peer notice. */
@@ -605,7 +630,7 @@ static bool cursor_continue(aw_delivery *d, job_ctx *c, int64_t now)
     } else if (next.seq != j->seq + 1) {
         cursor_step(d, j);
     } else {
-        send_callback(d, &next, &c->sub, &c->t, ts, blob);
+        kept = send_next(d, c, next.seq, ts, blob);
     }
     free(ts);
     free(blob);
@@ -742,7 +767,7 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     if (r == AW_OK) {
         c->cb = cb;
         c->ud = ud;
-        r = aw_callback_post(app, app->delivery ? app->delivery->cap_bytes : 256u << 10, &j, &sub, &t, ts, blob, NULL,
+        r = aw_callback_post(app, app->delivery ? app->delivery->cap_bytes : 256u << 10, &j, &sub, &t, ts, blob, NULL, NULL,
                              on_sent_now, c, NULL);
         if (r == AW_OK) c = NULL;
     }
