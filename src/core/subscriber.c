@@ -16,6 +16,14 @@
 
 #define TICK_MS 1000
 #define MAX_PENDING 100
+/* Acknowledgements (PUT {"sequence": N} to the publisher, sdk-api.md §5.7): a mirror is acknowledged at most
+ * every ACK_INTERVAL_MS; while callbacks keep arriving, only once they pause for ACK_QUIET_MS, or after
+ * ACK_BUSY_MS in a stream that never pauses. An ack is housekeeping (the publisher drops the diffs it covers),
+ * so it waits for the stream rather than competing with it: one ack then covers a whole burst, and during
+ * one neither side spends a request on it. */
+#define ACK_INTERVAL_MS 2000
+#define ACK_QUIET_MS 500
+#define ACK_BUSY_MS 10000
 
 typedef struct busy_node {
     char key[100];
@@ -27,6 +35,8 @@ typedef struct aw_subscriber {
     uv_timer_t tick;
     bool closing;
     unsigned ticks;
+    uint64_t last_rx_ms;  /* monotonic time of the last callback received */
+    uint64_t last_ack_ms; /* ... of the last round of acknowledgements */
     busy_node *busy; /* mirrors with a sync/ack in flight (no second one is started) */
     json_t *fires;   /* data-hook calls waiting for the current transaction to commit */
 } aw_subscriber;
@@ -569,6 +579,7 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
         return;
     }
     c->app = app;
+    if (app->subscriber) app->subscriber->last_rx_ms = aw_mono_ms();
     aw_strlcpy(c->actor, actor, sizeof c->actor);
     aw_strlcpy(c->subid, subid, sizeof c->subid);
     c->body = json_incref(body);
@@ -687,7 +698,11 @@ static void on_tick(uv_timer_t *h)
     aw_subscriber *sb = h->data;
     if (sb->closing) return;
     sb->ticks++;
-    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, (sb->ticks % 2) == 0,
+    uint64_t now = aw_mono_ms();
+    bool acks = now - sb->last_ack_ms >= ACK_INTERVAL_MS &&
+                (now - sb->last_rx_ms >= ACK_QUIET_MS || now - sb->last_ack_ms >= ACK_BUSY_MS);
+    if (acks) sb->last_ack_ms = now;
+    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, acks,
                   (sb->ticks % BACKSTOP_TICKS) == 0};
     aw_app_store(sb->app)->subs->each_attention(aw_app_store(sb->app), t.stale_ms, t.backstop, on_attention, &t);
 }
