@@ -233,9 +233,7 @@ static void offload_done(void *ud, int status)
         if (status == AW_OK) aw_req_reply_error(req, 500, "the handler did not answer");
         else aw_req_reply_status(req, status == AW_ECANCELED ? AW_ESHUTDOWN : status, "storage");
     }
-    /* A write on a worker may have registered diffs (committed by now): the waiting cursors, this shard's
-     * claim and the other shards' look at once, as after a change made on the loop. */
-    if (strcmp(req->method, "GET") != 0) aw_delivery_changed(req->app);
+    if (strcmp(req->method, "GET") != 0) aw_delivery_kick(req->app); /* diffs may wait in the outbox */
     aw_req_resume_if_needed(req);
 }
 

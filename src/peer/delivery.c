@@ -698,21 +698,20 @@ void aw_delivery_kick(aw_app *app)
     if (d && !d->closing && aw_app_on_loop_thread(app)) schedule_claim(d, 0);
 }
 
-void aw_delivery_changed(aw_app *app)
-{
-    aw_delivery *d = app->delivery;
-    if (!d || d->closing || !aw_app_on_loop_thread(app)) return;
-    if (app->link) d->wake_shards = true;
-    schedule_claim(d, 0);
-    if (d->n_dry > 0) uv_timer_start(&d->sweep, on_sweep, 0, SWEEP_MS); /* then back to polling */
-}
-
 void aw_delivery_changed_elsewhere(aw_app *app)
 {
     aw_delivery *d = app->delivery;
     if (!d || d->closing) return;
     schedule_claim(d, 0);
-    if (d->n_dry > 0) uv_timer_start(&d->sweep, on_sweep, 0, SWEEP_MS);
+    if (d->n_dry > 0) uv_timer_start(&d->sweep, on_sweep, 0, SWEEP_MS); /* then back to polling */
+}
+
+void aw_delivery_changed(aw_app *app)
+{
+    aw_delivery *d = app->delivery;
+    if (!d || d->closing || !aw_app_on_loop_thread(app)) return;
+    if (app->link) d->wake_shards = true;
+    aw_delivery_changed_elsewhere(app);
 }
 
 /* ------------------------------------------------------------------ direct send (no outbox) */

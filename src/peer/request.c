@@ -482,8 +482,11 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
         st = AW_ENET;
         never_left = true;
         transient = !op->denied;
-        aw_strlcpy(why, op->denied ? "peer address is private or loopback (deny_private_peers)"
-                                        : op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
+        aw_strlcpy(why,
+                   op->denied ? "peer address is private or loopback (deny_private_peers)"
+                   : op->errbuf[0] ? op->errbuf
+                                   : curl_easy_strerror(rc),
+                   sizeof why);
         break;
     case CURLE_OPERATION_TIMEDOUT:
         transient = true;
