@@ -693,14 +693,18 @@ static int on_attention(const aw_sub_rec *sub, void *ud)
     return AW_OK;
 }
 
+bool aw_subscriber_ack_due(uint64_t now, uint64_t last_ack, uint64_t last_rx)
+{
+    return now - last_ack >= ACK_INTERVAL_MS && (now - last_rx >= ACK_QUIET_MS || now - last_ack >= ACK_BUSY_MS);
+}
+
 static void on_tick(uv_timer_t *h)
 {
     aw_subscriber *sb = h->data;
     if (sb->closing) return;
     sb->ticks++;
     uint64_t now = aw_mono_ms();
-    bool acks = now - sb->last_ack_ms >= ACK_INTERVAL_MS &&
-                (now - sb->last_rx_ms >= ACK_QUIET_MS || now - sb->last_ack_ms >= ACK_BUSY_MS);
+    bool acks = aw_subscriber_ack_due(now, sb->last_ack_ms, sb->last_rx_ms);
     if (acks) sb->last_ack_ms = now;
     tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, acks,
                   (sb->ticks % BACKSTOP_TICKS) == 0};

@@ -3,6 +3,9 @@
 #ifndef AW_CORE_SUBSCRIBER_H
 #define AW_CORE_SUBSCRIBER_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "app_internal.h"
@@ -34,6 +37,11 @@ int aw_subscriber_forget_publisher_if_unused(aw_app *app, const char *actor, con
 int aw_subscriber_start(aw_app *app);
 void aw_subscriber_shutdown(aw_app *app);
 void aw_subscriber_free(aw_app *app);
+
+/* The acknowledgement rule (sdk-api.md §5.7): whether a round of acknowledgements is due at monotonic time
+ * `now` (ms), given the last round and the last callback received. At most one round every 2 s; while
+ * callbacks keep arriving, only once they pause for 0.5 s, or 10 s after the last round. Pure. */
+bool aw_subscriber_ack_due(uint64_t now, uint64_t last_ack, uint64_t last_rx);
 
 /* A pending callback was queued: make sure the gap check runs within the gap timeout. */
 void aw_subscriber_arm_gap(aw_app *app);

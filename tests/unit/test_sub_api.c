@@ -16,6 +16,7 @@
 
 #include <actingweb/actingweb.h>
 
+#include "core/subscriber.h"
 #include "served_app.h"
 
 static served_app srv;
@@ -192,11 +193,29 @@ static void test_async_create_remote_and_delete_remote(void **st)
     json_decref(list);
 }
 
+/* sdk-api.md §5.7 as implemented: a round at most every 2 s; during a stream of callbacks only after a 0.5 s
+ * pause, or 10 s after the last round. */
+static void test_ack_rule(void **state)
+{
+    (void)state;
+    const uint64_t t = 1000000;                                /* an arbitrary monotonic "now" */
+    assert_true(aw_subscriber_ack_due(t, 0, 0));               /* never acknowledged, quiet */
+    assert_true(aw_subscriber_ack_due(t, t - 2000, t - 500));  /* interval passed, paused 0.5 s */
+    assert_false(aw_subscriber_ack_due(t, t - 1999, t - 5000)); /* quiet, but within the interval */
+    assert_false(aw_subscriber_ack_due(t, t - 5000, t - 499)); /* callbacks still arriving */
+    assert_false(aw_subscriber_ack_due(t, t - 9999, t));       /* ... for under 10 s */
+    assert_true(aw_subscriber_ack_due(t, t - 10000, t));       /* a stream that never pauses: every 10 s */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subscribe_deliver_sync_unsubscribe),
         cmocka_unit_test(test_async_create_remote_and_delete_remote),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest pure[] = {
+        cmocka_unit_test(test_ack_rule),
+    };
+    int failed = cmocka_run_group_tests(pure, NULL, NULL);
+    return failed + cmocka_run_group_tests(tests, setup, teardown);
 }
