@@ -15,37 +15,53 @@ typedef struct fx {
     uv_loop_t loop;
 } fx;
 
-static void loop_app_quiet(aw_log_level l, const char *m, void *ud) {}
+static inline void loop_app_quiet(aw_log_level l, const char *m, void *ud) {}
 
-/* A new fixture; store_threads > 0 turns the storage executor on. */
-static fx *loop_app_open(const char *name, unsigned store_threads)
+/* A new app (not attached) on the SQLite file `path`; store_threads > 0 turns the storage executor on. */
+static inline aw_app *loop_app_new_on(const char *path, unsigned store_threads)
 {
-    fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/aw-unit-%s-XXXXXX", name);
-    assert_non_null(mkdtemp(f->dir));
-    char storage[128];
-    snprintf(storage, sizeof storage, "sqlite:%s/db.sqlite", f->dir);
+    char storage[160];
+    snprintf(storage, sizeof storage, "sqlite:%s", path);
     aw_config cfg;
     aw_config_init(&cfg);
     cfg.base_url = "http://127.0.0.1:1";
     cfg.storage = storage;
     cfg.log_cb = loop_app_quiet;
     cfg.store_threads = store_threads;
-    assert_int_equal(aw_app_new(&cfg, &f->app), AW_OK);
+    aw_app *a = NULL;
+    assert_int_equal(aw_app_new(&cfg, &a), AW_OK);
+    return a;
+}
+
+/* A new fixture; store_threads > 0 turns the storage executor on. */
+static inline fx *loop_app_open(const char *name, unsigned store_threads)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/aw-unit-%s-XXXXXX", name);
+    assert_non_null(mkdtemp(f->dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/db.sqlite", f->dir);
+    f->app = loop_app_new_on(path, store_threads);
     uv_loop_init(&f->loop);
     assert_int_equal(aw_app_attach(f->app, &f->loop), AW_OK);
     return f;
 }
 
-static void loop_app_closed(aw_app *app, void *ud) { *(int *)ud = 1; }
+static inline void loop_app_closed(aw_app *app, void *ud) { *(int *)ud = 1; }
 
-/* Close the app (running the loop until it has), free everything and remove the directory. */
-static void loop_app_close(fx *f)
+/* Close an app attached to `loop`, running the loop until it has closed (the app is not freed). */
+static inline void loop_app_shut(aw_app *app, uv_loop_t *loop)
 {
     int closed = 0;
-    aw_app_close(f->app, loop_app_closed, &closed);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
+    aw_app_close(app, loop_app_closed, &closed);
+    uv_run(loop, UV_RUN_DEFAULT);
     assert_int_equal(closed, 1);
+}
+
+/* Close the app (running the loop until it has), free everything and remove the directory. */
+static inline void loop_app_close(fx *f)
+{
+    loop_app_shut(f->app, &f->loop);
     aw_app_free(f->app);
     uv_loop_close(&f->loop);
     char cmd[96];

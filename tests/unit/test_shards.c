@@ -20,9 +20,8 @@
 #include <uv.h>
 
 #include "app_internal.h"
+#include "loop_app.h"
 #include "util/time.h"
-
-static void quiet(aw_log_level l, const char *m, void *ud) {}
 
 typedef struct two {
     char dir[64], path[128];
@@ -30,29 +29,7 @@ typedef struct two {
     uv_loop_t loop[2];
 } two;
 
-static aw_app *new_app(two *t)
-{
-    char storage[160];
-    snprintf(storage, sizeof storage, "sqlite:%s", t->path);
-    aw_config cfg;
-    aw_config_init(&cfg);
-    cfg.base_url = "http://127.0.0.1:1";
-    cfg.storage = storage;
-    cfg.log_cb = quiet;
-    aw_app *a = NULL;
-    assert_int_equal(aw_app_new(&cfg, &a), AW_OK);
-    return a;
-}
-
-static void closed(aw_app *app, void *ud) { *(int *)ud = 1; }
-
-static void close_app(aw_app *a, uv_loop_t *loop)
-{
-    int done = 0;
-    aw_app_close(a, closed, &done);
-    uv_run(loop, UV_RUN_DEFAULT);
-    assert_int_equal(done, 1);
-}
+static aw_app *new_app(two *t) { return loop_app_new_on(t->path, 0); }
 
 /* Run both loops (or only loop `only`, 0 or 1) for about `ms` milliseconds. */
 static void spin(two *t, int only, int ms)
@@ -112,7 +89,7 @@ static void link_arguments(void **state)
     aw_app_free(a);
     aw_shards_wake_delivery(b); /* alone now: nothing to do, nothing touched */
     aw_app_free(b);
-    close_app(c, &loop);
+    loop_app_shut(c, &loop);
     aw_app_free(c);
     uv_loop_close(&loop);
     char cmd[96];
@@ -187,7 +164,7 @@ static void change_wakes_the_other_shard(void **state)
 
     /* Freed in the reverse order this time. */
     for (int i = 1; i >= 0; i--) {
-        close_app(t.app[i], &t.loop[i]);
+        loop_app_shut(t.app[i], &t.loop[i]);
         aw_app_free(t.app[i]);
         uv_loop_close(&t.loop[i]);
     }
