@@ -13,43 +13,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
-
-typedef struct fx {
-    char dir[64];
-    char path[128];
-    aw_store *s;
-    sqlite3 *raw; /* second connection to inspect rows */
-} fx;
-
-static int fx_setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/aw-unit-lists-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
-    char spec[160];
-    snprintf(spec, sizeof spec, "sqlite:%s", f->path);
-    assert_int_equal(aw_store_open(spec, NULL, &f->s), AW_OK);
-    assert_int_equal(sqlite3_open(f->path, &f->raw), SQLITE_OK);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fx *f = *state;
-    sqlite3_close(f->raw);
-    f->s->close(f->s);
-    char p[200];
-    snprintf(p, sizeof p, "%s-wal", f->path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", f->path);
-    unlink(p);
-    unlink(f->path);
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
+#include "store_fixture.h"
 
 #define A "actor1"
 
@@ -83,13 +47,15 @@ static void expect_items(aw_store *s, const char *name, const char *const *vals,
 
 static int64_t rank_of(fx *f, int64_t id)
 {
+    sqlite3 *raw = raw_open(f);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(f->raw, "SELECT rank FROM list_items WHERE item_id = ?1", -1, &st, NULL),
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT rank FROM list_items WHERE item_id = ?1", -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_int64(st, 1, id);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t r = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    sqlite3_close(raw);
     return r;
 }
 
@@ -247,12 +213,9 @@ static void test_clear_delete_each_txn(void **state)
     assert_int_equal(s->lists->del(s, A, "b"), AW_OK);
     assert_int_equal(s->lists->del(s, A, "b"), AW_ENOTFOUND);
     assert_int_equal(s->lists->exists(s, A, "b"), AW_ENOTFOUND);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(f->raw, "SELECT count(*) FROM list_items WHERE name = 'b'", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 0);
-    sqlite3_finalize(st);
+    sqlite3 *raw = raw_open(f);
+    assert_int_equal(raw_int(raw, "SELECT count(*) FROM list_items WHERE name = 'b'", NULL), 0);
+    sqlite3_close(raw);
 }
 
 int main(void)
