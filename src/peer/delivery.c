@@ -728,16 +728,6 @@ static void on_sent_now(const aw_result *res, void *ud)
     free(c);
 }
 
-typedef struct newest {
-    int64_t seq;
-} newest;
-
-static int find_newest(int64_t seq, const char *ts, const char *blob, void *ud)
-{
-    ((newest *)ud)->seq = seq;
-    return AW_OK;
-}
-
 int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int64_t seq, aw_done_cb cb, void *ud)
 {
     aw_store *s = aw_app_store(app);
@@ -748,10 +738,10 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     aw_sub_rec_free(&sub);
     if (!peerid) return AW_ENOTFOUND; /* a mirror (or out of memory) */
     if (seq <= 0) {
-        newest n = {0};
-        r = s->subs->diff_each(s, actor, subid, 0, find_newest, &n);
-        seq = n.seq;
-        if (r == AW_OK && seq == 0) r = AW_ENOTFOUND;
+        char *nts = NULL, *nblob = NULL;
+        r = s->subs->diff_newest(s, actor, subid, &seq, &nts, &nblob);
+        free(nts);
+        free(nblob);
     }
     aw_trust_rec t = {0};
     char *ts = NULL, *blob = NULL;

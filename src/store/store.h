@@ -242,6 +242,8 @@ typedef struct aw_store_sub_ops {
     /* The first diff with seq > after (one index seek): its number, ts and blob. ENOTFOUND when none. */
     int (*diff_first_after)(aw_store *s, const char *actor, const char *subid, int64_t after, int64_t *seq,
                             char **ts, char **blob);
+    /* The newest diff (highest seq; one index seek): its number, ts and blob. ENOTFOUND when none. */
+    int (*diff_newest)(aw_store *s, const char *actor, const char *subid, int64_t *seq, char **ts, char **blob);
     /* Remove diffs with seq <= upto (upto 0 = all). */
     int (*diff_clear)(aw_store *s, const char *actor, const char *subid, int64_t upto);
     /* Per-subscription diff cap (sdk-api.md §6.8), called after a diff_add whose sequence is `newest`:

@@ -149,7 +149,15 @@ static void delivery_cursor(void **state)
     /* nothing waits yet */
     assert_int_equal(s->outbox->cursor_claim(s, "t-1", 100, 1000, 10, note_claimed, &c), AW_OK);
     assert_int_equal(c.n, 0);
+    int64_t newest = 0;
+    char *nts = NULL, *nblob = NULL;
+    assert_int_equal(s->subs->diff_newest(s, A, "sub1", &newest, &nts, &nblob), AW_ENOTFOUND);
     for (int i = 0; i < 3; i++) add_diff(s, A, "sub1", 100);
+    assert_int_equal(s->subs->diff_newest(s, A, "sub1", &newest, &nts, &nblob), AW_OK);
+    assert_int_equal(newest, 3);
+    assert_string_equal(nblob, "{\"k\":1}");
+    free(nts);
+    free(nblob);
     assert_int_equal(s->outbox->next_due(s, 50, &due), AW_OK);
     assert_int_equal(due, 100);
     assert_int_equal(s->outbox->cursor_claim(s, "t-1", 100, 1000, 10, note_claimed, &c), AW_OK);

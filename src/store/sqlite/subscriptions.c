@@ -302,6 +302,12 @@ static int diff_first_after(aw_store *s, const char *actor, const char *subid, i
                        " LIMIT 1", actor, subid, after, seq, ts, blob);
 }
 
+static int diff_newest(aw_store *s, const char *actor, const char *subid, int64_t *seq, char **ts, char **blob)
+{
+    return diff_one(s, "SELECT seq, ts, blob FROM diffs WHERE actor = ?1 AND subid = ?2 AND seq > ?3 ORDER BY seq DESC"
+                       " LIMIT 1", actor, subid, 0, seq, ts, blob);
+}
+
 static int diff_clear(aw_store *s, const char *actor, const char *subid, int64_t upto)
 {
     aw_sq *q = aw_sq_of(s);
@@ -574,6 +580,7 @@ const aw_store_sub_ops aw_sq_sub_ops = {
     .diff_each = diff_each,
     .diff_get = diff_get,
     .diff_first_after = diff_first_after,
+    .diff_newest = diff_newest,
     .diff_clear = diff_clear,
     .diff_trim = diff_trim,
 };
