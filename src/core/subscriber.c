@@ -37,6 +37,11 @@ typedef struct aw_subscriber {
     unsigned ticks;
     uint64_t last_rx_ms;  /* monotonic time of the last callback received */
     uint64_t last_ack_ms; /* ... of the last round of acknowledgements */
+    /* Where the next look for mirrors needing attention starts (each look takes at most 1000), and where
+     * the backstop's walk over every mirror is; "" = at the first. */
+    char att_actor[64], att_subid[64];
+    bool backstop;        /* a backstop walk is under way */
+    char bs_actor[64], bs_subid[64];
     busy_node *busy; /* mirrors with a sync/ack in flight (no second one is started) */
     json_t *fires;   /* data-hook calls waiting for the current transaction to commit */
 } aw_subscriber;
@@ -679,12 +684,17 @@ typedef struct tick_ctx {
     int64_t stale_ms;
     bool acks;
     bool backstop;
+    size_t n;                          /* mirrors seen */
+    char last_actor[64], last_subid[64]; /* the last of them */
 } tick_ctx;
 
 static int on_attention(const aw_sub_rec *sub, void *ud)
 {
     tick_ctx *t = ud;
     aw_app *app = t->app;
+    t->n++;
+    aw_strlcpy(t->last_actor, sub->actor, sizeof t->last_actor);
+    aw_strlcpy(t->last_subid, sub->subid, sizeof t->last_subid);
     int64_t n = 0, oldest = 0;
     aw_app_store(app)->pending->count(aw_app_store(app), sub->actor, sub->subid, &n, &oldest);
     if (t->backstop || sub->resync_pending || (n > 0 && oldest <= t->stale_ms))
@@ -706,9 +716,18 @@ static void on_tick(uv_timer_t *h)
     uint64_t now = aw_mono_ms();
     bool acks = aw_subscriber_ack_due(now, sb->last_ack_ms, sb->last_rx_ms);
     if (acks) sb->last_ack_ms = now;
-    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, acks,
-                  (sb->ticks % BACKSTOP_TICKS) == 0};
-    aw_app_store(sb->app)->subs->each_attention(aw_app_store(sb->app), t.stale_ms, t.backstop, on_attention, &t);
+    if (sb->ticks % BACKSTOP_TICKS == 0) sb->backstop = true;
+    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, acks, sb->backstop, 0, "", ""};
+    /* One look per tick, at most 1000 mirrors: the next tick goes on after the last one, and a look that
+     * got fewer went round, so the next starts at the first again. The backstop walks every mirror that
+     * way, 1000 a tick, then ends. */
+    char *ca = sb->backstop ? sb->bs_actor : sb->att_actor, *cs = sb->backstop ? sb->bs_subid : sb->att_subid;
+    aw_store *s = aw_app_store(sb->app);
+    if (s->subs->each_attention(s, t.stale_ms, t.backstop, ca, cs, on_attention, &t) != AW_OK) return;
+    bool more = t.n >= 1000;
+    aw_strlcpy(ca, more ? t.last_actor : "", 64);
+    aw_strlcpy(cs, more ? t.last_subid : "", 64);
+    if (sb->backstop && !more) sb->backstop = false;
 }
 
 void aw_subscriber_arm_gap(aw_app *app) { (void)app; /* the tick runs every second */ }

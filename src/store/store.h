@@ -263,8 +263,11 @@ typedef struct aw_store_sub_ops {
                               aw_sub_rec *sub, aw_trust_rec *t, int64_t *seq, char **ts, char **blob);
     /* Across all actors: mirrors that need attention — applied sequence above the acknowledged one, or a
      * resync pending, or queued callbacks older than stale_ms (a gap); with `all`, every mirror (the
-     * periodic polling backstop). At most 1000 per call. */
-    int (*each_attention)(aw_store *s, int64_t stale_ms, bool all, aw_sub_each_fn fn, void *ud);
+     * periodic polling backstop). In (actor, subid) order, starting after (after_actor, after_subid) (""
+     * and "": from the first), at most 1000 per call: a caller that got 1000 goes on after the last one
+     * next time, so that every mirror gets its turn. */
+    int (*each_attention)(aw_store *s, int64_t stale_ms, bool all, const char *after_actor, const char *after_subid,
+                          aw_sub_each_fn fn, void *ud);
     /* Publisher records of `target` with what change registration needs of their trust, in one query:
      * fn gets the record, the trust's relationship and approval (relationship NULL when the trust is
      * gone) and the permission override JSON (NULL when none). */

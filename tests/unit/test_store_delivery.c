@@ -259,9 +259,68 @@ static void delivery_cursor(void **state)
     sqlite3_close(db);
 }
 
+/* Mirrors needing attention come in (actor, subid) order, at most 1000 per call, from after a given one:
+ * a subscriber's tick walks them all that way. */
+typedef struct seen_subs {
+    size_t n;
+    char first[40], last[40];
+    bool ordered;
+} seen_subs;
+
+static int note_sub(const aw_sub_rec *r, void *ud)
+{
+    seen_subs *v = ud;
+    if (v->n == 0) snprintf(v->first, sizeof v->first, "%s", r->subid);
+    else if (strcmp(r->subid, v->last) <= 0) v->ordered = false;
+    snprintf(v->last, sizeof v->last, "%s", r->subid);
+    v->n++;
+    return AW_OK;
+}
+
+static void attention_pages(void **state)
+{
+    fx *f = *state;
+    aw_store *s = f->s;
+    const char *A = "attaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    mk_actor(s, A, "c");
+    assert_int_equal(s->begin(s, true), AW_OK);
+    for (int i = 0; i < 1003; i++) {
+        char sid[40];
+        snprintf(sid, sizeof sid, "m%05d", i);
+        aw_sub_rec rec = {.actor = (char *)A, .subid = sid, .peerid = (char *)"peer1", .target = (char *)"properties",
+                          .granularity = (char *)"high", .callback = true, .accept_encoding = (char *)""};
+        assert_int_equal(s->subs->create(s, &rec), AW_OK);
+    }
+    assert_int_equal(s->subs->set_state(s, A, "m00500", 3, -1, -1), AW_OK); /* needs an ack */
+    assert_int_equal(s->commit(s), AW_OK);
+    seen_subs v = {.ordered = true};
+    /* the backstop's walk: 1000, then the 3 after the last of them, then none */
+    assert_int_equal(s->subs->each_attention(s, 0, true, "", "", note_sub, &v), AW_OK);
+    assert_int_equal(v.n, 1000);
+    assert_string_equal(v.first, "m00000");
+    assert_string_equal(v.last, "m00999");
+    assert_true(v.ordered);
+    v = (seen_subs){.ordered = true};
+    assert_int_equal(s->subs->each_attention(s, 0, true, A, "m00999", note_sub, &v), AW_OK);
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.first, "m01000");
+    v = (seen_subs){.ordered = true};
+    assert_int_equal(s->subs->each_attention(s, 0, true, A, "m01002", note_sub, &v), AW_OK);
+    assert_int_equal(v.n, 0);
+    /* without `all`: only the mirror that needs attention, from the start or after a point before it */
+    v = (seen_subs){.ordered = true};
+    assert_int_equal(s->subs->each_attention(s, 0, false, "", "", note_sub, &v), AW_OK);
+    assert_int_equal(v.n, 1);
+    assert_string_equal(v.first, "m00500");
+    v = (seen_subs){.ordered = true};
+    assert_int_equal(s->subs->each_attention(s, 0, false, A, "m00500", note_sub, &v), AW_OK);
+    assert_int_equal(v.n, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
-    const struct CMUnitTest tests[] = {T(diff_cap_and_pauses), T(sequence_after), T(delivery_cursor)};
+    const struct CMUnitTest tests[] = {T(diff_cap_and_pauses), T(sequence_after), T(delivery_cursor),
+                                       T(attention_pages)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

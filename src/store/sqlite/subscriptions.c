@@ -373,16 +373,19 @@ static int diff_trim(aw_store *s, const char *actor, const char *subid, int64_t 
     return aw_sq_exec_stmt(q, st, "diff trim flag");
 }
 
-static int sub_each_attention(aw_store *s, int64_t stale_ms, bool all, aw_sub_each_fn fn, void *ud)
+static int sub_each_attention(aw_store *s, int64_t stale_ms, bool all, const char *after_actor, const char *after_subid,
+                              aw_sub_each_fn fn, void *ud)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions s WHERE callback = 1 AND"
-                                     " (?2 OR sequence > acked_seq OR resync_pending = 1 OR EXISTS (SELECT 1 FROM"
-                                     " pending_callbacks p WHERE p.actor = s.actor AND p.subid = s.subid AND"
-                                     " p.received_ms <= ?1)) LIMIT 1000");
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions s WHERE (actor, subid) > (?3, ?4) AND"
+                                     " callback = 1 AND (?2 OR sequence > acked_seq OR resync_pending = 1 OR EXISTS"
+                                     " (SELECT 1 FROM pending_callbacks p WHERE p.actor = s.actor AND p.subid = s.subid"
+                                     " AND p.received_ms <= ?1)) ORDER BY actor, subid LIMIT 1000");
     if (!st) return AW_ESTORAGE;
     sqlite3_bind_int64(st, 1, stale_ms);
     sqlite3_bind_int(st, 2, all ? 1 : 0);
+    aw_sq_bind_text(st, 3, after_actor ? after_actor : "");
+    aw_sq_bind_text(st, 4, after_subid ? after_subid : "");
     return collect_each(q, st, fn, ud, "subscription attention");
 }
 
