@@ -725,8 +725,8 @@ static void on_tick(uv_timer_t *h)
     aw_store *s = aw_app_store(sb->app);
     if (s->subs->each_attention(s, t.stale_ms, t.backstop, ca, cs, on_attention, &t) != AW_OK) return;
     bool more = t.n >= 1000;
-    aw_strlcpy(ca, more ? t.last_actor : "", 64);
-    aw_strlcpy(cs, more ? t.last_subid : "", 64);
+    aw_strlcpy(ca, more ? t.last_actor : "", sizeof sb->att_actor); /* both cursors are this size */
+    aw_strlcpy(cs, more ? t.last_subid : "", sizeof sb->att_subid);
     if (sb->backstop && !more) sb->backstop = false;
 }
 
