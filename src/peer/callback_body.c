@@ -159,9 +159,14 @@ int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, co
     aw_wire_body w = {0};
     if (actor_url) callback_body(cap_bytes, job, sub, actor_url, ts, blob, &downgraded, &orig, &w);
     free(actor_url);
+    /* The callback's path below the subscriber's actor root, for its URL and (tgt) for the parsed one. */
+    aw_buf sfx = AW_BUF_INIT;
+    aw_buf_printf(&sfx, "/callbacks/subscriptions/%s/%s", job->actor, job->subid);
     aw_buf u = AW_BUF_INIT;
-    aw_buf_printf(&u, "%s/callbacks/subscriptions/%s/%s", t->baseuri, job->actor, job->subid);
-    char *url = aw_buf_take(&u);
+    aw_buf_puts(&u, t->baseuri);
+    if (sfx.data) aw_buf_puts(&u, sfx.data);
+    char *url = sfx.oom ? NULL : aw_buf_take(&u);
+    aw_buf_free(&u);
     int r = AW_ENOMEM;
     if (w.data && url) {
         callback_encode(sub, t, &w);
@@ -185,7 +190,8 @@ int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, co
         if (tgt && target_ready(tgt, t->baseuri)) {
             /* The URL without a parse: the trust's parsed baseuri with this callback's path. */
             aw_buf p = AW_BUF_INIT;
-            aw_buf_printf(&p, "%s/callbacks/subscriptions/%s/%s", tgt->base_path, job->actor, job->subid);
+            aw_buf_puts(&p, tgt->base_path);
+            aw_buf_puts(&p, sfx.data);
             char *origin = strdup(tgt->origin);
             CURLU *cu = curl_url_dup(tgt->base);
             aw_op *o = NULL;
@@ -202,6 +208,7 @@ int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, co
         }
     }
     free(url);
+    aw_buf_free(&sfx);
     free(w.data);
     return r;
 }
