@@ -19,16 +19,23 @@ static int count_claimed(const aw_outbox_job *j, void *ud)
     return AW_OK;
 }
 
+/* Actor A with a friend trust to peer1 and the publisher record sub1 on its properties (high). */
+static void mk_publisher(aw_store *s, const char *A, const char *accept_encoding)
+{
+    mk_actor(s, A, "c");
+    mk_trust(s, A, "peer1", "friend", "urn:x", "secret-1");
+    aw_sub_rec rec = {.actor = (char *)A, .subid = (char *)"sub1", .peerid = (char *)"peer1",
+                      .target = (char *)"properties", .granularity = (char *)"high",
+                      .accept_encoding = (char *)accept_encoding};
+    assert_int_equal(s->subs->create(s, &rec), AW_OK);
+}
+
 static void diff_cap_and_pauses(void **state)
 {
     fx *f = *state;
     aw_store *s = f->s;
     const char *A = "capaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    mk_actor(s, A, "c");
-    mk_trust(s, A, "peer1", "friend", "urn:x", "secret-1");
-    aw_sub_rec rec = {.actor = (char *)A, .subid = (char *)"sub1", .peerid = (char *)"peer1",
-                      .target = (char *)"properties", .granularity = (char *)"high", .accept_encoding = (char *)"gzip"};
-    assert_int_equal(s->subs->create(s, &rec), AW_OK);
+    mk_publisher(s, A, "gzip");
     sqlite3 *db = raw_open(f);
     bool flagged = true;
     /* Under the cap nothing goes; diffs nobody still has to deliver are pruned without a flag. */
@@ -138,11 +145,7 @@ static void delivery_cursor(void **state)
     fx *f = *state;
     aw_store *s = f->s;
     const char *A = "curaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    mk_actor(s, A, "c");
-    mk_trust(s, A, "peer1", "friend", "urn:x", "secret-1");
-    aw_sub_rec rec = {.actor = (char *)A, .subid = (char *)"sub1", .peerid = (char *)"peer1",
-                      .target = (char *)"properties", .granularity = (char *)"high", .accept_encoding = (char *)""};
-    assert_int_equal(s->subs->create(s, &rec), AW_OK);
+    mk_publisher(s, A, "");
     sqlite3 *db = raw_open(f);
     claimed c = {0};
     int64_t due = 0;
