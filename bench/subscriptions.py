@@ -286,8 +286,9 @@ def main():
             % (io1["syscr"] - io0["syscr"], (io1["rchar"] - io0["rchar"]) / 1e6, io1["syscw"] - io0["syscw"],
                (io1["wchar"] - io0["wchar"]) / 1e6))
         sio1 = [io(d.proc.pid) for d in subs]
-        log("    subscriber daemons' writes during (a): %s MB incl. sockets"
-            % " + ".join("%.1f" % ((b["wchar"] - a["wchar"]) / 1e6) for a, b in zip(sio0, sio1)))
+        log("    subscriber daemons' writes during (a): %s incl. sockets"
+            % " + ".join("%d calls (%.1f MB)" % (b["syscw"] - a["syscw"], (b["wchar"] - a["wchar"]) / 1e6)
+                         for a, b in zip(sio0, sio1)))
         # Honesty check: every mirror got there by callbacks (no failed/given-up deliveries, no pull syncs).
         warn = [sum(1 for line in d.read_log().splitlines() if "delivery:" in line or "subscriber:" in line)
                 for d in daemons]

@@ -369,7 +369,7 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
         return AW_ENOMEM;
     }
     int rc = sqlite3_open_v2(path, &q->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, aw_sq_walbuf_vfs());
     if (rc != SQLITE_OK) {
         AW_ERROR(log, "cannot open database %s: %s", path, q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
         sqlite3_close_v2(q->db);

@@ -29,6 +29,10 @@ void aw_sq_ckpt_stats(aw_sq_ckpt *c, unsigned *runs, unsigned *restarts);
 /* Stops and joins the thread, closes its connection. NULL is fine. */
 void aw_sq_ckpt_free(aw_sq_ckpt *c);
 
+/* The name of the WAL-gathering VFS shim (walbuf.c), registered on first call; NULL when it could not be
+ * (then the default VFS is used). Thread-safe. */
+const char *aw_sq_walbuf_vfs(void);
+
 typedef struct aw_sq {
     aw_store store;
     sqlite3 *db;
