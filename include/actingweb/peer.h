@@ -27,7 +27,8 @@ typedef struct aw_peer_request {
     const char *body;          /* raw body when json is NULL; may be NULL */
     size_t body_len;
     const char *content_type;  /* for a raw body; NULL = text/plain */
-    const char *const *headers;/* extra "Name: value" lines, NULL-terminated array, or NULL */
+    const char *const *headers;/* extra "Name: value" lines, NULL-terminated array, or NULL. An Accept line
+                                * replaces the default "Accept: application/json"; "Accept:" sends none */
     aw_idempotency idempotency;
 } aw_peer_request;
 

@@ -24,8 +24,9 @@ static bool method_idempotent(const char *m)
 }
 
 /* op->hdrs, the CURLOPT_HTTPHEADER list: newest line first, ending in one shared, never-modified
- * "Accept" node. Each node carries its text in the same allocation (curl_slist_append makes two), so
- * only this file builds or frees the list; lines are wiped on free (one may hold a Bearer secret). */
+ * "Accept" node unless the caller's headers have an Accept line of their own. Each node carries its text
+ * in the same allocation (curl_slist_append makes two), so only this file builds or frees the list; lines
+ * are wiped on free (one may hold a Bearer secret). */
 static struct curl_slist accept_node = {(char *)"Accept: application/json", NULL};
 
 static void hdrs_free(struct curl_slist *h)
@@ -64,7 +65,7 @@ static bool add_hdr_kv(aw_op *op, const char *prefix, const char *value, size_t 
     memcpy(d + lp, value, lv);
     d[lp + lv] = 0;
     n->data = d;
-    n->next = op->hdrs ? op->hdrs : &accept_node;
+    n->next = op->hdrs;
     op->hdrs = n;
     return true;
 }
@@ -141,7 +142,12 @@ int aw_req_prepare_at(aw_app *app, const aw_peer_request *req, const aw_call_opt
         op->has_body = true;
         ctype = req->content_type ? req->content_type : "text/plain";
     }
-    op->hdrs = &accept_node;
+    /* The caller's Accept line replaces ours; "Accept:" with no value sends none (libcurl then adds none). */
+    bool own_accept = false;
+    if (req->headers)
+        for (const char *const *h = req->headers; *h && !own_accept; h++)
+            own_accept = !strncasecmp(*h, "Accept:", 7);
+    op->hdrs = own_accept ? NULL : &accept_node;
     /* No "Expect: 100-continue" round trip. libcurl adds that header only to bodies above a threshold
      * (1 MiB in 7.88, 1 KiB in old releases), and each custom header costs it work on every transfer. */
     if (ok && op->has_body && op->body_len > 1024) ok = add_hdr(op, "Expect:");

@@ -11,7 +11,8 @@
  *         /flaky             503 for the first fx->flaky_fails requests, then 200
  *         /retryafter/S      503 with Retry-After: S
  *         /badmeta/meta      200 {"id":""}
- *         /echo              200 JSON: method, request id, parent id, has_auth, body */
+ *         /echo              200 JSON: method, request id, parent id, has_auth, body, content type,
+ *                            every Accept line ("|"-joined) */
 #ifndef AW_TEST_PEER_FIXTURE_H
 #define AW_TEST_PEER_FIXTURE_H
 
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -56,6 +58,15 @@ static enum MHD_Result fx_reply(struct MHD_Connection *c, unsigned code, const c
     enum MHD_Result ret = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* Every Accept line of a request, joined with "|" (none: ""). */
+static enum MHD_Result fx_accepts(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    char *out = cls;
+    if (!strcasecmp(key, "Accept"))
+        snprintf(out + strlen(out), 256 - strlen(out), "%s%s", *out ? "|" : "", value ? value : "");
+    return MHD_YES;
 }
 
 static enum MHD_Result fx_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -123,10 +134,12 @@ static enum MHD_Result fx_handler(void *cls, struct MHD_Connection *c, const cha
     } else if (!strcmp(url, "/badmeta/meta")) {
         ret = fx_reply(c, 200, json, "{\"id\":\"\"}", 9, NULL, NULL);
     } else if (!strcmp(url, "/echo")) {
-        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s}", "method", method, "rid", rid ? rid : "", "parent",
+        const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        char accept[256] = "";
+        MHD_get_connection_values(c, MHD_HEADER_KIND, fx_accepts, accept);
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "method", method, "rid", rid ? rid : "", "parent",
                               par ? par : "", "has_auth", auth != NULL, "body", cc->buf ? cc->buf : "",
-                              "ctype", MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type") ?
-                                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type") : "");
+                              "ctype", ctype ? ctype : "", "accept", accept);
         char *s = json_dumps(o, JSON_COMPACT);
         ret = fx_reply(c, 200, json, s, strlen(s), "Location", "http://example.test/new");
         free(s);

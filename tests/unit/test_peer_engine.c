@@ -120,6 +120,7 @@ static void test_headers_body_location(void **state)
     assert_true(json_is_true(json_object_get(c.json, "has_auth")));
     assert_string_equal(json_string_value(json_object_get(c.json, "body")), "{\"n\":7}");
     assert_string_equal(json_string_value(json_object_get(c.json, "ctype")), "application/json");
+    assert_string_equal(json_string_value(json_object_get(c.json, "accept")), "application/json");
     assert_string_equal(c.location, "http://example.test/new");
     assert_null(strstr(c.msg, "s3cret"));
     char rid1[80];
@@ -130,6 +131,20 @@ static void test_headers_body_location(void **state)
     assert_string_not_equal(json_string_value(json_object_get(c.json, "rid")), rid1);
     assert_string_equal(json_string_value(json_object_get(c.json, "parent")), "");
     call_clear(&c);
+    /* the caller's Accept line replaces the default; "Accept:" sends none (not even libcurl's) */
+    static const char *const html[] = {"X-Extra: 1", "accept: text/html", NULL};
+    static const char *const none[] = {"Accept:", NULL};
+    const char *const *sets[] = {html, none};
+    const char *want[] = {"text/html", ""};
+    for (int i = 0; i < 2; i++) {
+        aw_peer_request g = {.method = "GET", .url = url, .headers = sets[i]};
+        memset(&c, 0, sizeof c);
+        assert_int_equal(aw_peer_request_async(ta.app, &g, NULL, on_done, &c, NULL), AW_OK);
+        assert_true(ta_run_until(&ta, &c.done, 5000));
+        assert_int_equal(c.status, AW_OK);
+        assert_string_equal(json_string_value(json_object_get(c.json, "accept")), want[i]);
+        call_clear(&c);
+    }
     ta_close(&ta);
 }
 
