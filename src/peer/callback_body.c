@@ -1,5 +1,6 @@
 /* The callback request of protocol.md §9.9: its envelope, its compression (§9.11) and the POST, for the
  * publisher's delivery and for sending one diff on demand. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ typedef struct aw_wire_body {
  * cost ~8 % of the publisher's instructions per callback. ts and blob are the diff (unused for a resync); the
  * blob is spliced in as stored (aw_json_dump wrote it). A high-granularity diff over cap_bytes goes in low
  * form: *downgraded is set and *orig_size gets its size. */
-static void callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec *sub, const char *actor_url,
+static void callback_body(aw_app *app, size_t cap_bytes, const aw_outbox_job *j, const aw_sub_rec *sub,
                           const char *ts, const char *blob, bool *downgraded, size_t *orig_size, aw_wire_body *w)
 {
     memset(w, 0, sizeof *w);
@@ -40,7 +41,9 @@ static void callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub
     ok = ok && aw_json_buf_str(&o, sub->subid);
     aw_buf_puts(&o, ",\"target\":");
     ok = ok && aw_json_buf_str(&o, sub->target);
-    aw_buf_printf(&o, ",\"sequence\":%lld,\"granularity\":", (long long)j->seq);
+    aw_buf_puts(&o, ",\"sequence\":");
+    aw_buf_i64(&o, j->seq);
+    aw_buf_puts(&o, ",\"granularity\":");
     ok = ok && aw_json_buf_str(&o, sub->granularity);
     if (*sub->subtarget) {
         aw_buf_puts(&o, ",\"subtarget\":");
@@ -51,10 +54,12 @@ static void callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub
         ok = ok && aw_json_buf_str(&o, sub->resource);
     }
     aw_buf u = AW_BUF_INIT; /* the url of a resync or low-granularity callback */
+    char *actor_url = NULL; /* made only for those */
     if (!strcmp(j->kind, "resync")) {
         char now[32];
         aw_time_iso(now);
-        aw_buf_printf(&u, "%s/%s", actor_url, sub->target);
+        if (!(actor_url = aw_app_actor_url(app, j->actor))) ok = false;
+        else aw_buf_printf(&u, "%s/%s", actor_url, sub->target);
         if (*sub->subtarget) aw_buf_printf(&u, "/%s", sub->subtarget);
         aw_buf_puts(&o, ",\"timestamp\":");
         ok = ok && aw_json_buf_str(&o, now);
@@ -70,7 +75,8 @@ static void callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub
             *orig_size = blen;
         }
         if (low) {
-            aw_buf_printf(&u, "%s/subscriptions/%s/%s/%lld", actor_url, sub->peerid, sub->subid, (long long)j->seq);
+            if (!(actor_url = aw_app_actor_url(app, j->actor))) ok = false;
+            else aw_buf_printf(&u, "%s/subscriptions/%s/%s/%lld", actor_url, sub->peerid, sub->subid, (long long)j->seq);
         } else {
             aw_buf_puts(&o, ",\"data\":");
             aw_buf_append(&o, blob, blen);
@@ -81,6 +87,7 @@ static void callback_body(size_t cap_bytes, const aw_outbox_job *j, const aw_sub
         ok = ok && !u.oom && aw_json_buf_str(&o, u.data);
     }
     aw_buf_free(&u);
+    free(actor_url);
     aw_buf_puts(&o, "}");
     if (!ok || o.oom) {
         aw_buf_free(&o);
@@ -153,15 +160,16 @@ int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, co
                      aw_callback_target *tgt, aw_done_cb cb, void *ud, aw_op **op)
 {
     if (op) *op = NULL;
-    char *actor_url = aw_app_actor_url(app, job->actor);
     bool downgraded = false;
     size_t orig = 0;
     aw_wire_body w = {0};
-    if (actor_url) callback_body(cap_bytes, job, sub, actor_url, ts, blob, &downgraded, &orig, &w);
-    free(actor_url);
+    callback_body(app, cap_bytes, job, sub, ts, blob, &downgraded, &orig, &w);
     /* The callback's path below the subscriber's actor root, for its URL and (tgt) for the parsed one. */
     aw_buf sfx = AW_BUF_INIT;
-    aw_buf_printf(&sfx, "/callbacks/subscriptions/%s/%s", job->actor, job->subid);
+    aw_buf_puts(&sfx, "/callbacks/subscriptions/");
+    aw_buf_puts(&sfx, job->actor);
+    aw_buf_puts(&sfx, "/");
+    aw_buf_puts(&sfx, job->subid);
     aw_buf u = AW_BUF_INIT;
     aw_buf_puts(&u, t->baseuri);
     if (sfx.data) aw_buf_puts(&u, sfx.data);
@@ -171,12 +179,12 @@ int aw_callback_post(aw_app *app, size_t cap_bytes, const aw_outbox_job *job, co
     if (w.data && url) {
         callback_encode(sub, t, &w);
         char hdr_size[64];
-        snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
         /* No Accept header: a callback's answer is read for its status only, and libcurl formats every
          * header line one character at a time (~3 k instructions for this one, on every callback). */
         const char *hdrs[5] = {"Accept:"};
         size_t nh = 1;
         if (downgraded) {
+            snprintf(hdr_size, sizeof hdr_size, "X-ActingWeb-Original-Size: %zu", orig);
             hdrs[nh++] = "X-ActingWeb-Granularity-Downgraded: true";
             hdrs[nh++] = hdr_size;
         }

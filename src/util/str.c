@@ -33,6 +33,16 @@ void aw_buf_append(aw_buf *b, const void *data, size_t len)
 
 void aw_buf_puts(aw_buf *b, const char *s) { aw_buf_append(b, s, strlen(s)); }
 
+void aw_buf_i64(aw_buf *b, long long v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do d[--i] = (char)('0' + u % 10); while ((u /= 10) != 0);
+    if (v < 0) d[--i] = '-';
+    aw_buf_append(b, d + i, sizeof d - i);
+}
+
 void aw_buf_printf(aw_buf *b, const char *fmt, ...)
 {
     va_list ap;

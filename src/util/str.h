@@ -18,6 +18,8 @@ typedef struct aw_buf {
 void aw_buf_append(aw_buf *b, const void *data, size_t len);
 void aw_buf_puts(aw_buf *b, const char *s);
 void aw_buf_printf(aw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append v in decimal (what aw_buf_printf("%lld") does, without the format machinery). */
+void aw_buf_i64(aw_buf *b, long long v);
 /* Append `s` HTML-escaped. */
 void aw_buf_html(aw_buf *b, const char *s);
 /* Take ownership of the buffer's string (free with free()); the buffer is reset. Never NULL unless OOM. */

@@ -1,4 +1,5 @@
 /* Unit tests for src/util: strict JSON parsing, UTF-8 validation, constant-time compare, ids, aw_buf. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +349,17 @@ static void buf_basics(void **st)
     free(t);
     aw_buf_html(&b, "<a href=\"x\">&'</a>");
     assert_string_equal(b.data, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    /* aw_buf_i64 writes what printf("%lld") does */
+    const long long ints[] = {0, 7, -7, 10, 1234567890123LL, -1000, LLONG_MAX, LLONG_MIN};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        aw_buf x = AW_BUF_INIT, y = AW_BUF_INIT;
+        aw_buf_puts(&x, ":");
+        aw_buf_i64(&x, ints[i]);
+        aw_buf_printf(&y, ":%lld", ints[i]);
+        assert_string_equal(x.data, y.data);
+        aw_buf_free(&x);
+        aw_buf_free(&y);
+    }
     aw_buf_html(&b, NULL);
     aw_buf_free(&b);
     assert_null(b.data);
