@@ -393,6 +393,22 @@ static void json_buf_str_matches_jansson(void **state)
     assert_false(aw_json_buf_str(&b, "bad \xc3\x28 utf-8")); /* refused, as json_string() refuses it */
     assert_int_equal(b.len, 0);
     aw_buf_free(&b);
+    /* aw_json_dump writes scalars itself: the same text as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) */
+    json_t *vals[] = {json_string("value-0"), json_string("q\"\\\n\x01 caf\xc3\xa9"), json_stringn("a\0b", 3),
+                      json_string(""), json_integer(0), json_integer(-42), json_integer(LLONG_MAX),
+                      json_integer(LLONG_MIN), json_true(), json_false(), json_null(), json_real(1.5),
+                      json_pack("{s:[i,s]}", "k", 1, "x")};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        assert_non_null(vals[i]);
+        char *want = json_dumps(vals[i], JSON_COMPACT | JSON_ENCODE_ANY), *got = aw_json_dump(vals[i]);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        assert_int_equal(strlen(got), strlen(want));
+        free(want);
+        free(got);
+        json_decref(vals[i]);
+    }
+    assert_null(aw_json_dump(NULL));
 }
 
 static void zip_roundtrip_and_limits(void **state)
