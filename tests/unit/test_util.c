@@ -191,6 +191,75 @@ static void utf8_valid(void **st)
     assert_true(aw_utf8_valid("ab\xff", 2));
 }
 
+/* The decoder aw_utf8_valid was before it checked eight ASCII bytes at a time: the reference below. */
+static bool ref_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 0;
+        if (!n) return false;
+        uint32_t cp = c & (n == 1 ? 0x1F : n == 2 ? 0x0F : 0x07);
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)) return false;
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* Random texts of ASCII runs and multibyte pieces (valid, cut, or mangled) at every offset against an
+ * 8-byte word: the word-at-a-time path answers as the reference does. */
+static void utf8_matches_reference(void **st)
+{
+    (void)st;
+    static const char *const pieces[] = {"a", "abcdefgh", "0123456789abcdef", "\xc3\xa9", "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80", "\xc3", "\xe2\x82", "\x80", "\xff", "\xed\xa0\x80",
+                                         "\xf4\x90\x80\x80", "\xc0\xaf", "\0"};
+    const size_t np = sizeof pieces / sizeof *pieces;
+    unsigned seed = 12345;
+    size_t valid = 0;
+    for (int t = 0; t < 20000; t++) {
+        unsigned char buf[64];
+        size_t n = 0;
+        seed = seed * 1103515245u + 12345u;
+        int parts = 1 + (int)((seed >> 16) % 8);
+        for (int p = 0; p < parts; p++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t k = (seed >> 16) % np;
+            size_t pl = k == np - 1 ? 1 : strlen(pieces[k]); /* the last piece is one NUL byte */
+            if (n + pl > sizeof buf) break;
+            memcpy(buf + n, pieces[k], pl);
+            n += pl;
+        }
+        bool want = ref_utf8_valid(buf, n);
+        valid += want;
+        assert_int_equal(aw_utf8_valid((const char *)buf, n), want);
+    }
+    assert_true(valid > 1000 && valid < 19000); /* both answers were exercised */
+    /* Every piece at every offset of ASCII padding, so that it meets each byte of a word. */
+    for (size_t k = 0; k + 1 < np; k++) {
+        for (size_t pre = 0; pre < 20; pre++) {
+            for (size_t post = 0; post < 12; post++) {
+                unsigned char buf[64];
+                size_t pl = strlen(pieces[k]);
+                memset(buf, 'x', pre);
+                memcpy(buf + pre, pieces[k], pl);
+                memset(buf + pre + pl, 'y', post);
+                size_t n = pre + pl + post;
+                assert_int_equal(aw_utf8_valid((const char *)buf, n), ref_utf8_valid(buf, n));
+            }
+        }
+    }
+}
+
 static void utf8_invalid(void **st)
 {
     (void)st;
@@ -468,7 +537,7 @@ int main(void)
         cmocka_unit_test(json_ok_values), cmocka_unit_test(json_syntax_errors),
         cmocka_unit_test(json_duplicate_keys), cmocka_unit_test(json_invalid_utf8),
         cmocka_unit_test(json_depth_limit), cmocka_unit_test(json_helpers),
-        cmocka_unit_test(utf8_valid), cmocka_unit_test(utf8_invalid),
+        cmocka_unit_test(utf8_valid), cmocka_unit_test(utf8_invalid), cmocka_unit_test(utf8_matches_reference),
         cmocka_unit_test(ct_streq), cmocka_unit_test(misc_str), cmocka_unit_test(strlcpy_cuts),
         cmocka_unit_test(rand_formats), cmocka_unit_test(time_formats),
         cmocka_unit_test(buf_basics), cmocka_unit_test(zip_roundtrip_and_limits),
