@@ -157,6 +157,16 @@ def tcp_out(field="OutSegs"):
     return int(rows[1][rows[0].index(field)])
 
 
+def cpu_all():
+    """Machine-wide CPU seconds from /proc/stat: (busy, idle, steal). busy counts every process and the kernel's
+    own threads (writeback, softirq); steal is time the hypervisor gave this VM's CPUs to someone else."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+    return (user + nice + system + irq + softirq) / hz, (idle + iowait) / hz, steal / hz
+
+
 def io(pid):
     """/proc/<pid>/io counters: read/write syscalls and bytes."""
     out = {}
@@ -243,6 +253,7 @@ def main():
         io0 = io(pub.proc.pid)
         sio0 = [io(d.proc.pid) for d in subs]
         seg0 = tcp_out()
+        all0 = cpu_all()
         opens0 = tcp_out("ActiveOpens")
         me0 = sum(os.times()[:2])
         def burst(k):
@@ -273,6 +284,9 @@ def main():
         log("    CPU during (a): publisher %.2f s, subscriber daemons %.2f s + %.2f s, this poller %.2f s "
             "(wall %.2f s, %d cores, load average %.1f)"
             % (cpu[0], cpu[1], cpu[2], sum(os.times()[:2]) - me0, t1 - t0, os.cpu_count(), os.getloadavg()[0]))
+        all1 = cpu_all()
+        log("    machine during (a): %.2f s busy (every process and kernel thread), %.2f s idle, %.2f s stolen by the "
+            "hypervisor" % tuple(b - a for a, b in zip(all0, all1)))
         log("    sleeps (voluntary context switches) during (a): publisher %d, subscriber daemons %d + %d; minor page "
             "faults: %d, %d + %d" % tuple(sw[:3] + pf[:3]))
         th1 = thread_cpu_s(pub.proc.pid)
