@@ -14,7 +14,7 @@
  * write that does not extend the gathered run writes the run out first, so the file a call sees is the
  * file SQLite would have seen. Main database files and journals pass straight through.
  *
- * Measured (eleventh session, bench/subscriptions.sh): see docs/benchmarks.md. Registered once per process
+ * Measured in docs/benchmarks.md (Subscriptions, tenth session). Registered once per process
  * (sqlite3_vfs_register is SQLite's own process-wide registry; the shim object never changes after it). */
 #include "store/sqlite/sqlite.h"
 
@@ -147,11 +147,16 @@ static int wb_file_control(sqlite3_file *pf, int op, void *arg)
     return rc;
 }
 
-static int wb_sector_size(sqlite3_file *pf) { return ((wb_file *)pf)->real->pMethods->xSectorSize(((wb_file *)pf)->real); }
+static int wb_sector_size(sqlite3_file *pf)
+{
+    sqlite3_file *r = ((wb_file *)pf)->real;
+    return r->pMethods->xSectorSize(r);
+}
 
 static int wb_device_chars(sqlite3_file *pf)
 {
-    return ((wb_file *)pf)->real->pMethods->xDeviceCharacteristics(((wb_file *)pf)->real);
+    sqlite3_file *r = ((wb_file *)pf)->real;
+    return r->pMethods->xDeviceCharacteristics(r);
 }
 
 /* The shared-memory index lives on the main database file, which never gathers anything. */
@@ -192,10 +197,25 @@ static int wb_unfetch(sqlite3_file *pf, sqlite3_int64 off, void *p)
 }
 
 static const sqlite3_io_methods wb_io = {
-    3,           wb_close,         wb_read,        wb_write,   wb_truncate,    wb_sync,
-    wb_file_size, wb_lock,         wb_unlock,      wb_check_reserved, wb_file_control, wb_sector_size,
-    wb_device_chars, wb_shm_map,   wb_shm_lock,    wb_shm_barrier, wb_shm_unmap, wb_fetch,
-    wb_unfetch,
+    .iVersion = 3,
+    .xClose = wb_close,
+    .xRead = wb_read,
+    .xWrite = wb_write,
+    .xTruncate = wb_truncate,
+    .xSync = wb_sync,
+    .xFileSize = wb_file_size,
+    .xLock = wb_lock,
+    .xUnlock = wb_unlock,
+    .xCheckReservedLock = wb_check_reserved,
+    .xFileControl = wb_file_control,
+    .xSectorSize = wb_sector_size,
+    .xDeviceCharacteristics = wb_device_chars,
+    .xShmMap = wb_shm_map,
+    .xShmLock = wb_shm_lock,
+    .xShmBarrier = wb_shm_barrier,
+    .xShmUnmap = wb_shm_unmap,
+    .xFetch = wb_fetch,
+    .xUnfetch = wb_unfetch,
 };
 
 static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *pf, int flags, int *out_flags)
