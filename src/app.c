@@ -175,8 +175,10 @@ bool aw_app_on_loop_thread(const aw_app *app)
 
 char *aw_app_actor_url(const aw_app *app, const char *actor_id)
 {
-    aw_buf b = AW_BUF_INIT;
-    aw_buf_printf(&b, "%s/%s", app->cfg.base_url, actor_id);
+    aw_buf b = AW_BUF_INIT; /* made for every request to an actor: no printf */
+    aw_buf_puts(&b, app->cfg.base_url);
+    aw_buf_puts(&b, "/");
+    aw_buf_puts(&b, actor_id);
     return aw_buf_take(&b);
 }
 
