@@ -179,6 +179,30 @@ class Daemon:
             if rc != 0:
                 raise AssertionError("actingwebd exited with %r on SIGTERM:\n%s" % (rc, log[-4000:]))
 
+    def pause(self, timeout=10):
+        """SIGSTOP, then wait until every thread of the daemon has stopped. kill() only queues the stop: one
+        thread takes it and then stops the others, and until that thread gets a CPU (late, on a loaded
+        machine) the daemon's loops go on answering requests."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        task_dir = "/proc/%d/task" % self.proc.pid
+        while True:
+            states = []
+            for tid in os.listdir(task_dir):
+                try:
+                    with open("%s/%s/stat" % (task_dir, tid)) as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                except OSError:
+                    pass  # a thread that just exited
+            if states and all(st in ("T", "t") for st in states):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("actingwebd did not stop on SIGSTOP: thread states %r" % states)
+            time.sleep(0.001)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
+
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()

@@ -2,7 +2,6 @@
 delivery cursors), diffs, outbox jobs, queued callbacks, remote-store data and delivery state on both daemons. Storage is checked
 directly in each daemon's SQLite file (read-only)."""
 import os
-import signal
 import sqlite3
 import time
 
@@ -52,7 +51,7 @@ class Cascades(awtest.MultiDaemonTest):
         self.assertEqual(r.status, 204, r)
         # stall the subscriber daemon: b's callbacks time out and stay undelivered (the publisher record's
         # delivery cursor, sent_seq, trails its sequence)
-        os.kill(self.sub.proc.pid, signal.SIGSTOP)
+        self.sub.pause()
         try:
             for i in range(3):
                 b.req("PUT", "/properties/x%d" % i, body="y%d" % i)
@@ -66,7 +65,7 @@ class Cascades(awtest.MultiDaemonTest):
                                            " AND sent_seq < sequence", b.id, a.id), 0)
             self.assertGreater(n(self.pub, "SELECT COUNT(*) FROM diffs WHERE actor=? AND subid=?", b.id, sid_ab), 0)
         finally:
-            os.kill(self.sub.proc.pid, signal.SIGCONT)
+            self.sub.resume()
         self.assertGreater(n(self.sub, "SELECT COUNT(*) FROM pending_callbacks WHERE actor=? AND subid=?", a.id, sid_ab), 0)
         self.assertGreater(n(self.sub, "SELECT COUNT(*) FROM attributes WHERE actor=? AND bucket=?", a.id,
                              "remote:" + b.id), 0)

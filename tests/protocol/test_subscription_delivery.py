@@ -5,7 +5,6 @@ import http.server
 import json
 import os
 import secrets
-import signal
 import sys
 import sqlite3
 import threading
@@ -155,7 +154,7 @@ class Delivery(awtest.MultiDaemonTest):
         subid = subscribe(a, b)
         self.assertEqual(remote(a, b), {"before": "zero"})
         # The subscriber stops answering: callbacks stay pending (in flight or waiting for a retry).
-        os.kill(sub.proc.pid, signal.SIGSTOP)
+        sub.pause()
         try:
             for i in range(6):
                 self.assertEqual(b.req("PUT", "/properties/p%d" % i, body="v%d" % i).status, 204)
@@ -164,7 +163,7 @@ class Delivery(awtest.MultiDaemonTest):
             time.sleep(0.3)
             pub.kill9()
         finally:
-            os.kill(sub.proc.pid, signal.SIGCONT)
+            sub.resume()
         # the kill really happened mid-delivery: the publisher record's delivery cursor still trailed
         self.assertGreater(count_rows(pub, "SELECT COUNT(*) FROM subscriptions WHERE actor=? AND callback=0"
                                            " AND sent_seq < sequence", b.id), 0)
@@ -414,7 +413,7 @@ class Delivery(awtest.MultiDaemonTest):
         """A real subscriber that misses pruned diffs ends up equal to the publisher through the resync."""
         pub, sub, a, b, _ = self.pair(pub_args=("--diff-cap", "3", "--peer-timeout-ms", "500"))
         subid = subscribe(a, b)
-        os.kill(sub.proc.pid, signal.SIGSTOP)
+        sub.pause()
         try:
             for i in range(8):
                 self.assertEqual(b.req("PUT", "/properties/c%d" % (i % 4), body="v%d" % i).status, 204)
@@ -422,7 +421,7 @@ class Delivery(awtest.MultiDaemonTest):
             self.assertEqual(count_rows(pub, "SELECT resync_pending FROM subscriptions WHERE actor=? AND subid=?",
                                         b.id, subid), 1)
         finally:
-            os.kill(sub.proc.pid, signal.SIGCONT)
+            sub.resume()
         self.assertConverges(a, b, timeout=40)
         self.assertTrue(wait_for(lambda: mirror(a, b)[0]["sequence"] >= 9, timeout=20), mirror(a, b))
 
