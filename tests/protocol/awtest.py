@@ -287,7 +287,7 @@ def stop_all(daemons):
         try:
             if d.proc:
                 try:
-                    os.kill(d.proc.pid, signal.SIGCONT)
+                    d.resume()
                 except OSError:
                     pass
             d.stop()
