@@ -167,6 +167,18 @@ def cpu_all():
     return (user + nice + system + irq + softirq) / hz, (idle + iowait) / hz, steal / hz
 
 
+def ipis():
+    """Machine-wide inter-processor interrupts from /proc/interrupts: (rescheduling, function call). In a VM
+    each one is a VM exit on the sending and the receiving CPU."""
+    out = {}
+    with open("/proc/interrupts") as f:
+        for line in f:
+            p = line.split()
+            if p and p[0] in ("RES:", "CAL:"):
+                out[p[0]] = sum(int(x) for x in p[1:] if x.isdigit())
+    return out.get("RES:", 0), out.get("CAL:", 0)
+
+
 def io(pid):
     """/proc/<pid>/io counters: read/write syscalls and bytes."""
     out = {}
@@ -183,7 +195,18 @@ def pct(xs, p):
     return xs[k]
 
 
+def machine():
+    """One line from build/bench/machine: this VM's speed right now (syscall, user-space CPU, loopback TCP), to
+    tell the VM's slow minutes from a slower build (docs/benchmarks.md)."""
+    exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench", "machine")
+    try:
+        return subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError) as e:
+        return "machine: %s" % e
+
+
 def main():
+    log(machine())
     common = ["--auto-accept", "--default-relationship", "friend"]
     pub_args = common + ["--delivery-concurrency", CONC, "--peer-per-origin", PER_ORIGIN,
                          "--peer-max-outbound", str(max(int(CONC), int(PER_ORIGIN)) * 2)] + \
@@ -254,6 +277,7 @@ def main():
         sio0 = [io(d.proc.pid) for d in subs]
         seg0 = tcp_out()
         all0 = cpu_all()
+        ipi0 = ipis()
         opens0 = tcp_out("ActiveOpens")
         me0 = sum(os.times()[:2])
         def burst(k):
@@ -285,8 +309,11 @@ def main():
             "(wall %.2f s, %d cores, load average %.1f)"
             % (cpu[0], cpu[1], cpu[2], sum(os.times()[:2]) - me0, t1 - t0, os.cpu_count(), os.getloadavg()[0]))
         all1 = cpu_all()
+        ipi1 = ipis()
         log("    machine during (a): %.2f s busy (every process and kernel thread), %.2f s idle, %.2f s stolen by the "
             "hypervisor" % tuple(b - a for a, b in zip(all0, all1)))
+        log("    inter-processor interrupts during (a): %.2f rescheduling + %.2f function call per callback"
+            % tuple((b - a) / float(total) for a, b in zip(ipi0, ipi1)))
         log("    sleeps (voluntary context switches) during (a): publisher %d, subscriber daemons %d + %d; minor page "
             "faults: %d, %d + %d" % tuple(sw[:3] + pf[:3]))
         th1 = thread_cpu_s(pub.proc.pid)
@@ -345,6 +372,7 @@ def main():
                                                                  vm(pub.proc.pid, "VmRSS") / 1024.0))
         for i, d in enumerate(subs):
             log("    subscriber daemon %d VmHWM %.1f MB" % (i + 1, vm(d.proc.pid, "VmHWM") / 1024.0))
+        log(machine())
     finally:
         for d in [pub] + subs:
             try:

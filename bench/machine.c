@@ -1,0 +1,125 @@
+/* machine: how fast this machine is right now, in the units the benchmarks spend.
+ *
+ *   machine [--ms MS]
+ *
+ * Prints one line
+ *   machine syscall_ns=<ns> alu_ns=<ns> loopback_us=<us>
+ * syscall_ns: one null system call (getppid), the entry and exit every send, recv, poll and pwrite pays;
+ * alu_ns: one step of a dependent multiply-add chain (pure user-space CPU speed);
+ * loopback_us: one 200-byte TCP segment over loopback, sent and received by this thread (the kernel's whole
+ * send and receive path, without a wake-up).
+ * Each figure is the median of 9 short samples. The benchmarks print this line next to their figures: in
+ * a virtual machine the same binary can need much more CPU in some minutes than in others (docs/benchmarks.md),
+ * and these figures tell those minutes apart. On the development VM (2 vCPUs, Debian 12), in a fast minute:
+ * syscall_ns ~190, alu_ns ~1.1, loopback_us ~5. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median9(double *v)
+{
+    qsort(v, 9, sizeof *v, cmp_d);
+    return v[4];
+}
+
+static double syscall_ns(void)
+{
+    enum { N = 20000 };
+    double t0 = now_ns();
+    for (int i = 0; i < N; i++) syscall(SYS_getppid);
+    return (now_ns() - t0) / N;
+}
+
+static double alu_ns(void)
+{
+    enum { N = 2000000 };
+    volatile uint64_t sink;
+    uint64_t x = 1;
+    double t0 = now_ns();
+    for (int i = 0; i < N; i++) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    sink = x;
+    (void)sink;
+    return (now_ns() - t0) / N;
+}
+
+/* A connected loopback TCP pair (a -> b). */
+static int tcp_pair(int *a, int *b)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    if (l < 0) return -1;
+    if (bind(l, (struct sockaddr *)&sa, sizeof sa) || listen(l, 1) || getsockname(l, (struct sockaddr *)&sa, &len)) {
+        close(l);
+        return -1;
+    }
+    *a = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    if (*a < 0 || connect(*a, (struct sockaddr *)&sa, sizeof sa)) {
+        close(l);
+        return -1;
+    }
+    setsockopt(*a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *b = accept(l, NULL, NULL);
+    close(l);
+    return *b < 0 ? -1 : 0;
+}
+
+static double loopback_us(int a, int b)
+{
+    enum { N = 2000 };
+    char buf[200];
+    memset(buf, 'x', sizeof buf);
+    double t0 = now_ns();
+    for (int i = 0; i < N; i++) {
+        if (send(a, buf, sizeof buf, 0) != (ssize_t)sizeof buf) return -1;
+        size_t got = 0;
+        while (got < sizeof buf) {
+            ssize_t n = recv(b, buf + got, sizeof buf - got, 0);
+            if (n <= 0) return -1;
+            got += (size_t)n;
+        }
+    }
+    return (now_ns() - t0) / N / 1000.0;
+}
+
+int main(void)
+{
+    double s[9], u[9], l[9];
+    int a, b;
+    if (tcp_pair(&a, &b)) {
+        perror("machine: loopback pair");
+        return 1;
+    }
+    loopback_us(a, b); /* warm-up */
+    for (int i = 0; i < 9; i++) {
+        s[i] = syscall_ns();
+        u[i] = alu_ns();
+        l[i] = loopback_us(a, b);
+    }
+    close(a);
+    close(b);
+    printf("machine syscall_ns=%.0f alu_ns=%.2f loopback_us=%.2f\n", median9(s), median9(u), median9(l));
+    return 0;
+}
