@@ -3,15 +3,17 @@
  *   machine [--ms MS]
  *
  * Prints one line
- *   machine syscall_ns=<ns> alu_ns=<ns> loopback_us=<us>
+ *   machine syscall_ns=<ns> alu_ns=<ns> mem_ns=<ns> loopback_us=<us>
  * syscall_ns: one null system call (getppid), the entry and exit every send, recv, poll and pwrite pays;
  * alu_ns: one step of a dependent multiply-add chain (pure user-space CPU speed);
+ * mem_ns: one load of a pointer chase through 32 MiB in random order (cache and memory latency, which
+ * other tenants of the host share);
  * loopback_us: one 200-byte TCP segment over loopback, sent and received by this thread (the kernel's whole
  * send and receive path, without a wake-up).
  * Each figure is the median of 9 short samples. The benchmarks print this line next to their figures: in
  * a virtual machine the same binary can need much more CPU in some minutes than in others (docs/benchmarks.md),
  * and these figures tell those minutes apart. On the development VM (2 vCPUs, Debian 12), in a fast minute:
- * syscall_ns ~190, alu_ns ~1.1, loopback_us ~5. */
+ * syscall_ns ~166, alu_ns ~1.09, mem_ns ~130, loopback_us ~6.6. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -59,6 +62,38 @@ static double alu_ns(void)
     double t0 = now_ns();
     for (int i = 0; i < N; i++) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
     sink = x;
+    (void)sink;
+    return (now_ns() - t0) / N;
+}
+
+/* A random single cycle over n slots (Sattolo's algorithm), so that every load depends on the last. */
+static size_t *chase_new(size_t n)
+{
+    /* Huge pages where the kernel has them: TLB misses would otherwise decide the figure, and they vary
+     * with where each run's page tables land. */
+    size_t bytes = n * sizeof(size_t);
+    size_t *v = aligned_alloc(2u << 20, bytes);
+    if (!v) return NULL;
+    madvise(v, bytes, MADV_HUGEPAGE);
+    for (size_t i = 0; i < n; i++) v[i] = i;
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = n - 1; i > 0; i--) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t j = (size_t)(x % i), t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+    return v;
+}
+
+static double mem_ns(const size_t *v)
+{
+    enum { N = 50000 };
+    volatile size_t sink;
+    size_t p = 0;
+    double t0 = now_ns();
+    for (int i = 0; i < N; i++) p = v[p];
+    sink = p;
     (void)sink;
     return (now_ns() - t0) / N;
 }
@@ -106,8 +141,14 @@ static double loopback_us(int a, int b)
 
 int main(void)
 {
-    double s[9], u[9], l[9];
+    double s[9], u[9], m[9], l[9];
     int a, b;
+    size_t *chase = chase_new((32u << 20) / sizeof(size_t));
+    if (!chase) {
+        perror("machine: memory");
+        return 1;
+    }
+    mem_ns(chase); /* warm-up: page faults */
     if (tcp_pair(&a, &b)) {
         perror("machine: loopback pair");
         return 1;
@@ -116,10 +157,13 @@ int main(void)
     for (int i = 0; i < 9; i++) {
         s[i] = syscall_ns();
         u[i] = alu_ns();
+        m[i] = mem_ns(chase);
         l[i] = loopback_us(a, b);
     }
     close(a);
     close(b);
-    printf("machine syscall_ns=%.0f alu_ns=%.2f loopback_us=%.2f\n", median9(s), median9(u), median9(l));
+    free(chase);
+    printf("machine syscall_ns=%.0f alu_ns=%.2f mem_ns=%.1f loopback_us=%.2f\n", median9(s), median9(u), median9(m),
+           median9(l));
     return 0;
 }
