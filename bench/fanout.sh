@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 N=${1:-1000}
 [ $# -gt 0 ] && shift
 if [ ! -x build/bench/fanout ] || [ -n "$(find src bench include -newer build/bench/fanout -name '*.[ch]' 2>/dev/null | head -1)" ]; then
-  [ -f build/Makefile ] || make build/Makefile >/dev/null
+  [ -f build/Makefile ] || make build >/dev/null  # a fresh clone: packages, configure, build
   cmake --build build --target fanout -j2 >/dev/null
 fi
 # This VM's speed right now (bench/machine.c): a slow minute shows here as well as in the figures.
