@@ -3,16 +3,17 @@
  *   machine [--ms MS]
  *
  * Prints one line
- *   machine syscall_ns=<ns> alu_ns=<ns> mem_ns=<ns> loopback_us=<us> cpus_alu_ns=<ns>,<ns>,...
+ *   machine syscall_ns=<ns> alu_ns=<ns> mem_ns=<ns> loopback_us=<us> cpus_alu_ns=<ns>,... cpus_json_us=<us>,...
  * syscall_ns: one null system call (getppid), the entry and exit every send, recv, poll and pwrite pays;
  * alu_ns: one step of a dependent multiply-add chain (pure user-space CPU speed);
  * mem_ns: one load of a pointer chase through 32 MiB in random order (cache and memory latency, which
  * other tenants of the host share);
  * loopback_us: one 200-byte TCP segment over loopback, sent and received by this thread (the kernel's whole
  * send and receive path, without a wake-up);
- * cpus_alu_ns: alu_ns measured on every CPU at once (one pinned thread each, mean over ~40 ms): a CPU that
- * the host gives to someone else for part of that time shows a larger figure. The benchmarks keep both of
- * this machine's CPUs busy, and the VM reports no steal time.
+ * cpus_alu_ns, cpus_json_us: alu_ns and one JSON parse and serialisation of a callback body (branchy code and
+ * small allocations, like the daemons'), measured on every CPU at once (one pinned thread each, means over
+ * ~0.2 s): a CPU that the host takes away for part of that time, or shares with a busy neighbour (another
+ * guest on the same physical core), shows larger figures. The VM reports no steal time.
  * The first four figures are the median of 9 short samples, taken on one CPU. The benchmarks print this line next to their figures: in
  * a virtual machine the same binary can need much more CPU in some minutes than in others (docs/benchmarks.md),
  * and these figures tell those minutes apart. On the development VM (2 vCPUs, Debian 12), in a fast minute:
@@ -21,6 +22,7 @@
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_* */
 #endif
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <sched.h>
 #include <netinet/in.h>
@@ -153,7 +155,29 @@ typedef struct cpu_run {
     int cpu;
     pthread_barrier_t *go;
     double ns;
+    double json_us;
 } cpu_run;
+
+/* A subscription callback body, as publishers send them. */
+static const char json_doc[] =
+    "{\"id\":\"3f1c2b0a9e8d7c6b5a4f3e2d1c0b9a88\",\"target\":\"properties\",\"subtarget\":\"\","
+    "\"resource\":\"\",\"sequence\":1234,\"timestamp\":\"2026-11-26T07:46:45.123456Z\","
+    "\"granularity\":\"high\",\"subscriptionid\":\"9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d\","
+    "\"data\":{\"burst7\":\"value-7\",\"nested\":{\"a\":[1,2,3],\"b\":true,\"c\":null}}}";
+
+/* One JSON parse and one serialisation of json_doc (branchy code, small allocations: like the daemons'). */
+static double json_us(void)
+{
+    enum { N = 300 };
+    double t0 = now_ns();
+    for (int i = 0; i < N; i++) {
+        json_t *j = json_loadb(json_doc, sizeof json_doc - 1, 0, NULL);
+        char *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        free(out);
+        json_decref(j);
+    }
+    return (now_ns() - t0) / N / 1000.0;
+}
 
 static void *cpu_main(void *arg)
 {
@@ -163,9 +187,13 @@ static void *cpu_main(void *arg)
     CPU_SET(r->cpu, &one);
     pthread_setaffinity_np(pthread_self(), sizeof one, &one);
     pthread_barrier_wait(r->go);
-    double sum = 0;
-    for (int i = 0; i < 20; i++) sum += alu_ns();
+    double sum = 0, js = 0;
+    for (int i = 0; i < 20; i++) {
+        sum += alu_ns();
+        js += json_us();
+    }
     r->ns = sum / 20;
+    r->json_us = js / 20;
     return NULL;
 }
 
@@ -190,11 +218,11 @@ static void print_cpus(void)
         fprintf(stderr, "machine: thread start failed\n");
         exit(1);
     }
+    for (int k = 0; k < n; k++) pthread_join(r[k].t, NULL);
     printf(" cpus_alu_ns=");
-    for (int k = 0; k < n; k++) {
-        pthread_join(r[k].t, NULL);
-        printf("%s%.2f", k ? "," : "", r[k].ns);
-    }
+    for (int k = 0; k < n; k++) printf("%s%.2f", k ? "," : "", r[k].ns);
+    printf(" cpus_json_us=");
+    for (int k = 0; k < n; k++) printf("%s%.2f", k ? "," : "", r[k].json_us);
     pthread_barrier_destroy(&go);
     free(r);
 }
