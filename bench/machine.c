@@ -1,6 +1,6 @@
 /* machine: how fast this machine is right now, in the units the benchmarks spend.
  *
- *   machine [--ms MS]
+ *   machine
  *
  * Prints one line
  *   machine syscall_ns=<ns> alu_ns=<ns> mem_ns=<ns> loopback_us=<us> cpus_alu_ns=<ns>,... cpus_json_us=<us>,...
@@ -14,10 +14,13 @@
  * small allocations, like the daemons'), measured on every CPU at once (one pinned thread each, means over
  * ~0.2 s): a CPU that the host takes away for part of that time, or shares with a busy neighbour (another
  * guest on the same physical core), shows larger figures. The VM reports no steal time.
- * The first four figures are the median of 9 short samples, taken on one CPU. The benchmarks print this line next to their figures: in
- * a virtual machine the same binary can need much more CPU in some minutes than in others (docs/benchmarks.md),
- * and these figures tell those minutes apart. On the development VM (2 vCPUs, Debian 12), in a fast minute:
- * syscall_ns ~166, alu_ns ~1.09, mem_ns ~130, loopback_us ~6.6, cpus_alu_ns 1.09,1.09. */
+ * The first four figures are the median of 9 short samples, taken on one CPU.
+ *
+ * The benchmarks print this line next to their figures: in a virtual machine the same binary can need much
+ * more CPU in some minutes than in others. On the development VM (2 vCPUs, Debian 12) at its usual speed:
+ * syscall_ns ~166, alu_ns ~1.09, mem_ns ~130, loopback_us ~6.6, cpus_alu_ns 1.09,1.09, cpus_json_us 6.4,6.4.
+ * In its slow phases cpus_json_us reads 9-16 on at least one CPU while alu_ns stays put, and the daemons need
+ * 1.6-1.7 times the CPU for the same work (docs/benchmarks.md, "Eleventh session"). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_* */
 #endif
