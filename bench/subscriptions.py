@@ -196,8 +196,9 @@ def pct(xs, p):
 
 
 def machine():
-    """One line from build/bench/machine: this VM's speed right now (syscall, user-space CPU, loopback TCP), to
-    tell the VM's slow minutes from a slower build (docs/benchmarks.md)."""
+    """One line from build/bench/machine: this VM's speed right now (system call, arithmetic, memory, loopback
+    TCP, and per CPU arithmetic and a JSON round), to tell the VM's slow minutes from a slower build
+    (docs/benchmarks.md)."""
     exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench", "machine")
     try:
         return subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip()
