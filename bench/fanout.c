@@ -1,7 +1,7 @@
 /* fanout: N concurrent peer requests through the PUBLIC async API (aw_peer_meta_get_async), against a
  * loopback peer (a forked libuv process) that answers every request after 100 ms.
  *
- *   fanout N [--runs R] [--addrs K] [--delay MS] [--peer-spin-us US] [--no-pin]
+ *   fanout N [--runs R] [--addrs K] [--delay MS] [--peer-spin-us US] [--no-pin] [--floor]
  *
  * Each run sends one GET {peer}/meta to N distinct actor URLs http://127.0.0.<k>:PORT/<id> (spread
  * over K loopback addresses so each listener's accept queue stays short), all at once, and prints
@@ -9,7 +9,13 @@
  * Run 1 opens new connections; later runs reuse the app's connection cache (one CURLM per app). With 2 or
  * more runs a last line gives the min / median / max wall time of the reused runs.
  * For N <= 100 it also runs the sync form (N sequential aw_peer_meta_get calls from another thread).
- * cpu_ms is the client process only (the peer is a separate process). */
+ * cpu_ms is the client process only (the peer is a separate process).
+ * --floor first measures this machine's floor for the same work, against the same peer in the same minute:
+ * no library, N connections opened beforehand with libuv, each run writes the request bytes our engine sends
+ * (request line, Host, Accept, X-Request-ID) on every connection and counts each answer's bytes in (the
+ * peer's answer has a fixed length, so nothing is parsed):
+ *   fanout-floor N=<N> wall_ms=<ms> cpu_ms=<ms> run=<r>
+ * What the library adds per request is (cpu_ms - floor cpu_ms) / N: libcurl, our start and completion. */
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -287,6 +293,120 @@ static void sync_thread(void *p)
 
 static void tick(uv_timer_t *t) {}
 
+/* ------------------------------------------------------------------ the floor (--floor) */
+
+typedef struct fconn {
+    uv_tcp_t h;
+    char rbuf[1024];
+    char req[256];
+    size_t req_len;
+    size_t got; /* bytes of this run's answer read so far */
+} fconn;
+
+typedef struct floor_state {
+    int connected, done, failed;
+} floor_state;
+
+static void f_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b)
+{
+    fconn *c = h->data;
+    *b = uv_buf_init(c->rbuf, sizeof c->rbuf);
+}
+
+static void f_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    fconn *c = st->data;
+    floor_state *fs = st->loop->data;
+    if (n < 0) {
+        fs->failed++;
+        uv_read_stop(st);
+        return;
+    }
+    c->got += (size_t)n;
+    if (c->got >= sizeof S_resp - 1) {
+        c->got -= sizeof S_resp - 1;
+        fs->done++;
+    }
+}
+
+static void f_connected(uv_connect_t *r, int status)
+{
+    floor_state *fs = r->handle->loop->data;
+    if (status == 0) fs->connected++;
+    else fs->failed++;
+    free(r);
+}
+
+static double cpu_ms(void);
+static int cmp_double(const void *a, const void *b);
+static void f_closed(uv_handle_t *h)
+{
+    floor_state *fs = h->loop->data;
+    fs->connected--;
+}
+
+static void run_floor(uv_loop_t *loop, int n, int port, int addrs, int runs)
+{
+    floor_state fs = {0};
+    void *saved = loop->data;
+    loop->data = &fs;
+    fconn *cs = calloc((size_t)n, sizeof *cs);
+    for (int i = 0; i < n; i++) {
+        fconn *c = &cs[i];
+        uv_tcp_init(loop, &c->h);
+        c->h.data = c;
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.0.0.%d", 1 + i % addrs);
+        struct sockaddr_in sa;
+        uv_ip4_addr(ip, port, &sa);
+        uv_connect_t *r = malloc(sizeof *r);
+        if (uv_tcp_connect(r, &c->h, (const struct sockaddr *)&sa, f_connected) != 0) {
+            free(r);
+            fs.failed++;
+        }
+        /* a few hundred connects at a time: a SYN burst overflows the peer's accept queues */
+        while (fs.connected + fs.failed < i + 1 - 256) uv_run(loop, UV_RUN_ONCE);
+        /* the bytes libcurl sends for aw_peer_meta_get_async (the id differs from the async runs' ids) */
+        int len = snprintf(c->req, sizeof c->req,
+                           "GET /%08x%08x%08x%08x/meta HTTP/1.1\r\nHost: %s:%d\r\nX-Request-ID: %016llx%016llx\r\n"
+                           "Accept: application/json\r\n\r\n",
+                           (unsigned)i, (unsigned)(i * 2654435761u), 0xfeedf00du, (unsigned)getpid(), ip, port,
+                           0x0123456789abcdefull, (unsigned long long)i);
+        c->req_len = (size_t)len;
+    }
+    while (fs.connected + fs.failed < n) uv_run(loop, UV_RUN_ONCE);
+    for (int i = 0; i < n && !fs.failed; i++) {
+        uv_tcp_nodelay(&cs[i].h, 1); /* as libcurl does */
+        uv_read_start((uv_stream_t *)&cs[i].h, f_alloc, f_read);
+    }
+    double *walls = calloc((size_t)runs, sizeof *walls);
+    for (int r = 1; r <= runs && !fs.failed; r++) {
+        fs.done = 0;
+        double c0 = cpu_ms();
+        uint64_t t0 = uv_hrtime();
+        for (int i = 0; i < n; i++) {
+            uv_buf_t b = uv_buf_init(cs[i].req, (unsigned)cs[i].req_len);
+            if (uv_try_write((uv_stream_t *)&cs[i].h, &b, 1) != (int)cs[i].req_len) fs.failed++;
+        }
+        while (fs.done < n && !fs.failed) uv_run(loop, UV_RUN_ONCE);
+        walls[r - 1] = (uv_hrtime() - t0) / 1e6;
+        printf("fanout-floor N=%d wall_ms=%.1f cpu_ms=%.1f run=%d\n", n, walls[r - 1], cpu_ms() - c0, r);
+        fflush(stdout);
+    }
+    if (fs.failed) printf("#   floor: %d connections failed\n", fs.failed);
+    else if (runs >= 1) {
+        qsort(walls, (size_t)runs, sizeof *walls, cmp_double);
+        printf("# N=%d floor runs (%d): min %.1f, median %.1f, max %.1f wall ms\n", n, runs, walls[0],
+               walls[runs / 2], walls[runs - 1]);
+    }
+    free(walls);
+    fs.connected = n; /* now: handles not yet closed */
+    for (int i = 0; i < n; i++) uv_close((uv_handle_t *)&cs[i].h, f_closed);
+    while (fs.connected > 0) uv_run(loop, UV_RUN_ONCE);
+    free(cs);
+    loop->data = saved;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -307,11 +427,12 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 1000;
     int runs = 3, addrs = 0, delay = 100, pin = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
-    bool spin_set = false;
+    bool spin_set = false, floor_runs = false;
     for (int i = 2; i < argc; i++) {
         bool has_val = i + 1 < argc;
         if (!strcmp(argv[i], "--pin")) pin = 1; /* the default; kept for old command lines */
         else if (!strcmp(argv[i], "--no-pin")) pin = 0;
+        else if (!strcmp(argv[i], "--floor")) floor_runs = true;
         else if (has_val && !strcmp(argv[i], "--runs")) runs = atoi(argv[++i]);
         else if (has_val && !strcmp(argv[i], "--addrs")) addrs = atoi(argv[++i]);
         else if (has_val && !strcmp(argv[i], "--delay")) delay = atoi(argv[++i]);
@@ -322,7 +443,7 @@ int main(int argc, char **argv)
         else n = 0; /* unknown argument: usage */
     }
     if (n <= 0) {
-        fprintf(stderr, "usage: fanout N [--runs R] [--addrs K] [--delay MS] [--peer-spin-us US] [--no-pin]\n");
+        fprintf(stderr, "usage: fanout N [--runs R] [--addrs K] [--delay MS] [--peer-spin-us US] [--no-pin] [--floor]\n");
         return 2;
     }
     if (!addrs) addrs = n >= 2000 ? 16 : (n >= 200 ? 4 : 1);
@@ -385,6 +506,8 @@ int main(int argc, char **argv)
     );
     fflush(stdout);
 
+    /* First, while the app holds no connection: the peer's descriptors (RLIMIT_NOFILE) suffice for N at a time. */
+    if (floor_runs) run_floor(&loop, n, port, addrs, runs > 1 ? runs - 1 : 1);
     char **urls = make_urls(n, port, addrs);
     double *walls = calloc((size_t)(runs > 0 ? runs : 1), sizeof *walls);
     for (int r = 1; r <= runs; r++) {
