@@ -12,7 +12,7 @@
  * cpu_ms is the client process only (the peer is a separate process).
  * --floor first measures this machine's floor for the same work, against the same peer in the same minute:
  * no library, N connections opened beforehand with libuv, each run writes the request bytes our engine sends
- * (request line, Host, Accept, X-Request-ID) on every connection and counts each answer's bytes in (the
+ * (request line, Host, X-Request-ID, Accept) on every connection and counts each answer's bytes in (the
  * peer's answer has a fixed length, so nothing is parsed):
  *   fanout-floor N=<N> wall_ms=<ms> cpu_ms=<ms> run=<r>
  * What the library adds per request is (cpu_ms - floor cpu_ms) / N: libcurl, our start and completion. */
@@ -364,7 +364,7 @@ static void run_floor(uv_loop_t *loop, int n, int port, int addrs, int runs)
             free(r);
             fs.failed++;
         }
-        /* a few hundred connects at a time: a SYN burst overflows the peer's accept queues */
+        /* at most 256 connects in flight (this phase is not measured): the peer's accept queues stay short */
         while (fs.connected + fs.failed < i + 1 - 256) uv_run(loop, UV_RUN_ONCE);
         /* the bytes libcurl sends for aw_peer_meta_get_async (the id differs from the async runs' ids) */
         int len = snprintf(c->req, sizeof c->req,
