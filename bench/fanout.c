@@ -293,6 +293,12 @@ static void sync_thread(void *p)
 
 static void tick(uv_timer_t *t) {}
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* ------------------------------------------------------------------ the floor (--floor) */
 
 typedef struct fconn {
@@ -337,8 +343,6 @@ static void f_connected(uv_connect_t *r, int status)
     free(r);
 }
 
-static double cpu_ms(void);
-static int cmp_double(const void *a, const void *b);
 static void f_closed(uv_handle_t *h)
 {
     floor_state *fs = h->loop->data;
@@ -405,12 +409,6 @@ static void run_floor(uv_loop_t *loop, int n, int port, int addrs, int runs)
     while (fs.connected > 0) uv_run(loop, UV_RUN_ONCE);
     free(cs);
     loop->data = saved;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* By default (with 2 or more CPUs) the client runs on CPU 0 and the peer on CPU 1: the peer stands for a
