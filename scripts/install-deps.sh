@@ -3,7 +3,7 @@
 # Idempotent; prints nothing when everything is already present.
 set -e
 PKGS="build-essential cmake pkg-config libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyajl-dev \
-libsqlite3-dev zlib1g-dev libmimalloc-dev libcmocka-dev python3 wrk openssl ca-certificates"
+libsqlite3-dev zlib1g-dev libhttp-parser-dev libmimalloc-dev libcmocka-dev python3 wrk openssl ca-certificates"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

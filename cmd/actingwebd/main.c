@@ -61,6 +61,7 @@ static const opt_def opts[] = {
     {"peer-per-origin", OPT_INT, "0", "outbound peer requests in flight per origin (0 = 64)"},
     {"peer-ca-file", OPT_STR, NULL, "CA bundle (PEM) to verify https peers with (default: the system CA store)"},
     {"peer-max-outbound", OPT_INT, "0", "outbound peer requests in flight in total (0 = 1024)"},
+    {"peer-curl-for-http", OPT_BOOL, "0", "send plain-http peer requests through libcurl too (default: the built-in HTTP/1.1 client; https always uses libcurl)"},
     {"callback-cap", OPT_INT, "0", "largest high-granularity callback body in bytes before downgrade to low (0 = 262144)"},
     {"store-threads", OPT_INT, "0", "run /meta and /properties requests on up to N worker threads with their own storage connections (0 = on the event loop)"},
     {"diff-cap", OPT_INT, "0", "diffs kept per subscription before the oldest are pruned (0 = 10000)"},
@@ -306,6 +307,7 @@ int main(int argc, char **argv)
     if (ival("verify-timeout-ms", 0, 3600000)) cfg.net.verify_ms = (uint32_t)ival("verify-timeout-ms", 0, 3600000);
     if (ival("peer-per-origin", 0, 1000000)) cfg.net.per_origin = (uint32_t)ival("peer-per-origin", 0, 1000000);
     cfg.net.ca_file = val("peer-ca-file");
+    cfg.net.curl_for_http = bval("peer-curl-for-http");
     if (ival("peer-max-outbound", 0, 1000000)) cfg.net.max_outbound = (uint32_t)ival("peer-max-outbound", 0, 1000000);
     cfg.delivery_max_concurrent = (uint32_t)ival("delivery-concurrency", 0, 1000000);
     cfg.delivery_cap_bytes = (size_t)ival("callback-cap", 0, 1L << 30);

@@ -37,7 +37,7 @@ typedef struct aw_peer_request {
  * opts->parent_request_id is set, X-Parent-Request-ID. Authorization values are never logged.
  * Limits (aw_config.net): connect_ms per connect, attempt_ms per attempt, max_response body cap,
  * max_outbound / per_origin gates with FIFO waits that count against the deadline. Status AW_OK for 2xx; AW_EPEER for another status (kept in the result); AW_ENET,
- * AW_ETIMEDOUT, AW_ECANCELED, AW_EPROTO (body over the cap), AW_EBUSY (Retry-After beyond deadline). */
+ * AW_ETIMEDOUT, AW_ECANCELED, AW_EPROTO (body over the cap, or an answer that is not HTTP), AW_EBUSY (Retry-After beyond deadline). */
 int aw_peer_request_async(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts,
                           aw_done_cb cb, void *ud, aw_op **op_out);
 /* Sync form: *out receives a result reference to aw_result_unref(). Returns its status. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "peer/engine.h"
+#include "peer/http1.h"
 #include "peer/internal.h"
 #include "util/rand.h"
 
@@ -60,6 +61,7 @@ struct aw_peer_engine {
     aw_app *app;
     aw_net_config net;
     CURLM *multi;
+    aw_h1 *h1;              /* the built-in client for plain-http peers; NULL = libcurl for all */
     uv_timer_t curl_timer;
     uv_timer_t op_timer;
     bool shutting;
@@ -98,6 +100,7 @@ aw_peer_engine *aw_peer_eng(aw_app *app) { return app ? app->peer : NULL; }
 bool aw_peer_eng_accepting(aw_app *app) { return app && app->peer && !app->peer->shutting && !app->stopping; }
 CURLM *aw_peer_multi(aw_peer_engine *eng) { return eng->multi; }
 const aw_net_config *aw_peer_net(aw_peer_engine *eng) { return &eng->net; }
+aw_h1 *aw_peer_h1(aw_peer_engine *eng) { return eng->h1; }
 uint64_t aw_peer_now(aw_peer_engine *eng)
 {
     uv_update_time(eng->app->loop); /* the cached loop time may be stale by a long callback */
@@ -740,7 +743,12 @@ int aw_peer_engine_start(aw_app *app)
     }
     eng->pool = calloc(eng->pool_cap, sizeof *eng->pool);
     eng->multi = curl_multi_init();
-    if (!eng->otab || !eng->pool || !eng->multi) {
+    /* Plain-http peers go through the built-in client unless the app says otherwise or a proxy variable
+     * is set (libcurl honours proxies; the built-in client does not). */
+    bool use_h1 = !eng->net.curl_for_http && !eng->env_proxy;
+    if (use_h1) eng->h1 = aw_h1_new(eng, app);
+    if (!eng->otab || !eng->pool || !eng->multi || (use_h1 && !eng->h1)) {
+        aw_h1_free(eng->h1);
         if (eng->multi) curl_multi_cleanup(eng->multi);
         free(eng->otab);
         free(eng->pool);
@@ -762,6 +770,7 @@ int aw_peer_engine_start(aw_app *app)
     eng->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (eng->epfd < 0 || uv_poll_init(app->loop, &eng->ep_poll, eng->epfd) != 0) {
         if (eng->epfd >= 0) close(eng->epfd);
+        aw_h1_free(eng->h1);
         curl_multi_cleanup(eng->multi);
         free(eng->otab);
         free(eng->pool);
@@ -783,7 +792,9 @@ size_t aw_peer_engine_active(const aw_app *app) { return app->peer ? app->peer->
 void aw_peer_engine_trim(aw_app *app)
 {
     aw_peer_engine *eng = app->peer;
-    if (!eng || eng->pool_n <= AW_PEER_POOL_KEEP) return;
+    if (!eng) return;
+    aw_h1_trim(eng->h1);
+    if (eng->pool_n <= AW_PEER_POOL_KEEP) return;
     if (uv_now(app->loop) - eng->pool_used_at < AW_PEER_POOL_IDLE_MS) return;
     while (eng->pool_n > AW_PEER_POOL_KEEP) curl_easy_cleanup(eng->pool[--eng->pool_n]);
 }
@@ -814,6 +825,7 @@ void aw_peer_engine_shutdown(aw_app *app)
         n->fire(n);
     }
     eng->in_timer_cb = false;
+    aw_h1_shutdown(eng->h1); /* its idle connections; it gives its closing count back by itself */
     /* Idle connections: curl closes them now (close_sock takes them out of the epoll set). */
     for (size_t i = 0; i < eng->pool_n; i++) curl_easy_cleanup(eng->pool[i]);
     eng->pool_n = 0;
@@ -853,6 +865,7 @@ void aw_peer_engine_free(aw_app *app)
         }
     }
     if (eng->epfd >= 0) close(eng->epfd);
+    aw_h1_free(eng->h1);
     free(eng->cs);
     free(eng->otab);
     free(eng->pool);

@@ -108,7 +108,10 @@ struct aw_op {
     uint32_t lane;            /* 1 + the origin's connection lane its transfer runs in; 0 = none */
     bool holds_origin, holds_global;
     aw_op *qnext, *qprev;     /* wait queue link */
-    CURL *easy;
+    CURL *easy;               /* the attempt's transfer in libcurl, or */
+    struct h1_conn *h1c;      /* its connection in the built-in HTTP/1.1 client (http1.c) */
+    char *h1_target;          /* request target (path?query) for http1.c, made on first use */
+    uint64_t h1_attempt_due, h1_connect_due; /* loop ms, for http1.c */
     aw_buf resp;
     bool over_cap;
     bool denied;              /* deny_private_peers refused the address */
@@ -145,6 +148,25 @@ void aw_req_launch_or_queue(aw_op *op);
 void aw_req_abort(aw_op *op, int status);
 void aw_req_timer_fire(aw_op *op);
 void aw_req_curl_done(aw_op *op, CURLcode rc);
+
+/* How an attempt ended, whatever carried it (libcurl or http1.c): aw_req_attempt_end() releases the
+ * op's gate slots, then retries or completes it. */
+typedef struct aw_attempt_end {
+    int status;       /* AW_OK / AW_EPEER (answered), AW_ENET, AW_ETIMEDOUT, AW_EPROTO, AW_ENOMEM */
+    long http;        /* the answer's status code, else 0 */
+    bool transient;   /* another attempt may succeed */
+    bool answered;    /* the peer answered (a status line arrived) */
+    bool never_left;  /* the request surely did not reach the peer */
+    bool complete;    /* a whole answer was read: its body is kept even for AW_EPROTO */
+    bool timed_out;   /* the attempt ran out of time (when the op's deadline is why, AW_ETIMEDOUT) */
+    bool defer;       /* inside a start call: complete on a later loop turn */
+    const char *why;  /* for the message; NULL = aw_strerror(status) */
+} aw_attempt_end;
+void aw_req_attempt_end(aw_op *op, const aw_attempt_end *end);
+/* The attempt got a whole answer with status code `http`. */
+void aw_req_attempt_answered(aw_op *op, long http);
+/* Note a Retry-After header value (seconds or an HTTP date) in op->hdr_retry_after_ms. */
+void aw_req_retry_after(aw_op *op, const char *value, size_t len);
 void aw_req_free_fields(aw_op *op);
 int aw_req_prepare(aw_app *app, const aw_peer_request *req, const aw_call_opts *opts, aw_done_cb cb,
                    void *ud, aw_op **out);
@@ -170,6 +192,8 @@ void aw_peer_sock_opened(aw_peer_engine *eng, curl_socket_t fd);
 void aw_peer_easy_put(aw_peer_engine *eng, CURL *e);
 void aw_peer_next_request_id(aw_peer_engine *eng, char out[40]);
 const aw_net_config *aw_peer_net(aw_peer_engine *eng);
+/* The built-in HTTP/1.1 client (http1.h), or NULL when every request goes through libcurl. */
+struct aw_h1 *aw_peer_h1(aw_peer_engine *eng);
 uint64_t aw_peer_now(aw_peer_engine *eng);
 
 /* Sync helper (sync.c): start(app, ctx, cb, ud, NULL) then wait. */

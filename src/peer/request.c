@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "peer/http1.h"
 #include "peer/internal.h"
 #include "util/json.h"
 #include "util/rand.h"
@@ -52,6 +53,7 @@ void aw_req_free_fields(aw_op *op)
     free(op->basic_pass);
     aw_buf_free(&op->resp);
     free(op->hdr_location);
+    free(op->h1_target);
 }
 
 /* Prepend the line prefix + value (at most max bytes of value). */
@@ -251,15 +253,25 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *ud)
     return op->resp.oom ? 0 : len;
 }
 
-static char *trim_dup(const char *s, size_t n)
+void aw_req_retry_after(aw_op *op, const char *value, size_t len)
 {
-    while (n && isspace((unsigned char)*s)) s++, n--;
-    while (n && isspace((unsigned char)s[n - 1])) n--;
-    char *d = malloc(n + 1);
-    if (!d) return NULL;
-    memcpy(d, s, n);
-    d[n] = 0;
-    return d;
+    char *v = aw_trim_dup(value, len);
+    if (v && *v) {
+        char *end;
+        unsigned long long secs = strtoull(v, &end, 10);
+        if (*end == 0) {
+            op->hdr_has_retry_after = true;
+            op->hdr_retry_after_ms = secs > 86400 ? 86400000u : (uint32_t)(secs * 1000);
+        } else {
+            time_t t = curl_getdate(v, NULL);
+            if (t > 0) {
+                time_t now = time(NULL);
+                op->hdr_has_retry_after = true;
+                op->hdr_retry_after_ms = t > now ? (uint32_t)((t - now) > 86400 ? 86400000 : (t - now) * 1000) : 0;
+            }
+        }
+    }
+    free(v);
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
@@ -273,25 +285,9 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
         op->hdr_retry_after_ms = 0;
     } else if (len > 9 && !strncasecmp(buf, "Location:", 9)) {
         free(op->hdr_location);
-        op->hdr_location = trim_dup(buf + 9, len - 9);
+        op->hdr_location = aw_trim_dup(buf + 9, len - 9);
     } else if (len > 12 && !strncasecmp(buf, "Retry-After:", 12)) {
-        char *v = trim_dup(buf + 12, len - 12);
-        if (v && *v) {
-            char *end;
-            unsigned long long secs = strtoull(v, &end, 10);
-            if (*end == 0) {
-                op->hdr_has_retry_after = true;
-                op->hdr_retry_after_ms = secs > 86400 ? 86400000u : (uint32_t)(secs * 1000);
-            } else {
-                time_t t = curl_getdate(v, NULL);
-                if (t > 0) {
-                    time_t now = time(NULL);
-                    op->hdr_has_retry_after = true;
-                    op->hdr_retry_after_ms = t > now ? (uint32_t)((t - now) > 86400 ? 86400000 : (t - now) * 1000) : 0;
-                }
-            }
-        }
-        free(v);
+        aw_req_retry_after(op, buf + 12, len - 12);
     }
     return len;
 }
@@ -332,6 +328,19 @@ void aw_req_launch_or_queue(aw_op *op)
         return;
     }
     uint64_t remain = op->deadline - now;
+    aw_h1 *h1 = aw_peer_h1(eng);
+    if (aw_h1_takes(h1, op)) {
+        aw_buf_free(&op->resp);
+        free(op->hdr_location);
+        op->hdr_location = NULL;
+        op->hdr_has_retry_after = false;
+        op->hdr_retry_after_ms = 0;
+        op->denied = false;
+        op->state = OPS_RUNNING;
+        op->attempts++;
+        aw_h1_start(h1, op, remain);
+        return;
+    }
     bool fresh = false;
     CURL *e = aw_peer_easy_get(eng, &fresh);
     if (!e) {
@@ -415,6 +424,7 @@ void aw_req_abort(aw_op *op, int status)
 {
     aw_peer_engine *eng = op->eng;
     aw_peer_timer_stop(eng, &op->tn);
+    if (op->state == OPS_RUNNING && op->h1c) aw_h1_abort(op);
     if (op->state == OPS_RUNNING && op->easy) {
         curl_off_t pre = 0;
         curl_easy_getinfo(op->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
@@ -446,6 +456,25 @@ void aw_req_timer_fire(aw_op *op)
                   waiting ? "deadline passed while waiting for a connection slot" : "deadline passed", false);
 }
 
+void aw_req_attempt_answered(aw_op *op, long http)
+{
+    char why[24];
+    if (http >= 100 && http <= 999) { /* every answer passes here: no printf */
+        memcpy(why, "HTTP ", 5);
+        why[5] = (char)('0' + http / 100), why[6] = (char)('0' + (http / 10) % 10);
+        why[7] = (char)('0' + http % 10), why[8] = 0;
+    } else {
+        snprintf(why, sizeof why, "HTTP %ld", http);
+    }
+    aw_attempt_end e = {.status = http >= 200 && http < 300 ? AW_OK : AW_EPEER,
+                        .http = http,
+                        .transient = http == 502 || http == 503 || http == 504 || http == 429,
+                        .answered = true,
+                        .complete = true,
+                        .why = why};
+    aw_req_attempt_end(op, &e);
+}
+
 void aw_req_curl_done(aw_op *op, CURLcode rc)
 {
     aw_peer_engine *eng = op->eng;
@@ -456,90 +485,88 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
     curl_multi_remove_handle(aw_peer_multi(eng), e);
     aw_peer_easy_put(eng, e);
     op->easy = NULL;
-    op->state = OPS_BACKOFF; /* neutral until decided */
-    aw_gate_release(op);
-
-    int st;
-    bool transient = false, never_left = false, answered = false;
+    if (rc == CURLE_OK) {
+        aw_req_attempt_answered(op, http);
+        return;
+    }
     char why[300];
+    aw_attempt_end end = {.http = http, .why = why};
+    const char *msg = op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc);
     switch (rc) {
-    case CURLE_OK:
-        answered = true;
-        if (http >= 200 && http < 300) st = AW_OK;
-        else st = AW_EPEER;
-        transient = http == 502 || http == 503 || http == 504 || http == 429;
-        if (http >= 100 && http <= 999) { /* every answer passes here: no printf */
-            memcpy(why, "HTTP ", 5);
-            why[5] = (char)('0' + http / 100), why[6] = (char)('0' + (http / 10) % 10);
-            why[7] = (char)('0' + http % 10), why[8] = 0;
-        } else {
-            snprintf(why, sizeof why, "HTTP %ld", http);
-        }
-        break;
     case CURLE_WRITE_ERROR:
     case CURLE_FILESIZE_EXCEEDED:
-        answered = true;
-        st = op->over_cap || rc == CURLE_FILESIZE_EXCEEDED ? AW_EPROTO : AW_ENOMEM;
+        end.answered = true;
+        end.status = op->over_cap || rc == CURLE_FILESIZE_EXCEEDED ? AW_EPROTO : AW_ENOMEM;
         snprintf(why, sizeof why, "response body over %zu bytes", aw_peer_net(eng)->max_response);
         break;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-        st = AW_ENET;
-        never_left = true;
-        transient = !op->denied;
-        aw_strlcpy(why,
-                   op->denied ? "peer address is private or loopback (deny_private_peers)"
-                   : op->errbuf[0] ? op->errbuf
-                                   : curl_easy_strerror(rc),
-                   sizeof why);
+        end.status = AW_ENET;
+        end.never_left = true;
+        end.transient = !op->denied;
+        aw_strlcpy(why, op->denied ? "peer address is private or loopback (deny_private_peers)" : msg, sizeof why);
         break;
     case CURLE_OPERATION_TIMEDOUT:
-        transient = true;
+        end.transient = true;
+        end.timed_out = true;
         if (reqsize == 0) {
-            st = AW_ENET;
-            never_left = true;
-            snprintf(why, sizeof why, "connect timed out");
+            end.status = AW_ENET;
+            end.never_left = true;
+            aw_strlcpy(why, "connect timed out", sizeof why);
         } else {
-            st = AW_ETIMEDOUT;
-            snprintf(why, sizeof why, "no answer within the attempt timeout");
+            end.status = AW_ETIMEDOUT;
+            aw_strlcpy(why, "no answer within the attempt timeout", sizeof why);
         }
         break;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-        st = AW_ENET;
-        transient = true;
-        never_left = reqsize == 0;
-        aw_strlcpy(why, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
+        end.status = AW_ENET;
+        end.transient = true;
+        end.never_left = reqsize == 0;
+        aw_strlcpy(why, msg, sizeof why);
         break;
     case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* the schemes were checked at start: an answer that is not HTTP */
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-        st = AW_EPROTO;
-        answered = false;
-        aw_strlcpy(why, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
+        end.status = AW_EPROTO;
+        aw_strlcpy(why, msg, sizeof why);
         break;
     default:
-        st = AW_ENET;
-        aw_strlcpy(why, op->errbuf[0] ? op->errbuf : curl_easy_strerror(rc), sizeof why);
+        end.status = AW_ENET;
+        aw_strlcpy(why, msg, sizeof why);
         break;
     }
-    if (rc == CURLE_OPERATION_TIMEDOUT && aw_peer_now(eng) + 1 >= op->deadline) {
+    aw_req_attempt_end(op, &end);
+}
+
+void aw_req_attempt_end(aw_op *op, const aw_attempt_end *end)
+{
+    aw_peer_engine *eng = op->eng;
+    op->state = OPS_BACKOFF; /* neutral until decided */
+    aw_gate_release(op);
+    int st = end->status;
+    long http = end->http;
+    bool transient = end->transient;
+    char why[300];
+    aw_strlcpy(why, end->why ? end->why : aw_strerror(st), sizeof why);
+    if (end->timed_out && aw_peer_now(eng) + 1 >= op->deadline) {
         st = AW_ETIMEDOUT; /* the attempt was cut by the operation's deadline */
         transient = false;
-        snprintf(why, sizeof why, "deadline passed");
+        aw_strlcpy(why, "deadline passed", sizeof why);
     }
-    if (!answered && !never_left) op->maybe_sent = true;
+    if (!end->answered && !end->never_left) op->maybe_sent = true;
     AW_DEBUG(&op->app->log, "peer: %s %s attempt %u -> %s (%s)", op->method, op->url, op->attempts,
              aw_err_name(st), why);
 
     bool may_retry = st != AW_OK && transient && op->attempts < op->max_attempts &&
                      op->idemp != AW_IDEMP_NEVER &&
-                     (method_idempotent(op->method) || op->idemp == AW_IDEMP_SAFE || never_left);
-    bool ra = answered && op->hdr_has_retry_after && (http == 429 || http == 503);
+                     (method_idempotent(op->method) || op->idemp == AW_IDEMP_SAFE || end->never_left);
+    bool ra = end->answered && op->hdr_has_retry_after && (http == 429 || http == 503);
     if (may_retry) {
         uint64_t wait;
         if (ra) wait = op->hdr_retry_after_ms;
@@ -568,18 +595,16 @@ void aw_req_curl_done(aw_op *op, CURLcode rc)
         if (ra || op->hdr_has_retry_after) r->retry_after_ms = op->hdr_retry_after_ms;
         r->location = op->hdr_location;
         op->hdr_location = NULL;
-        if (st != AW_EPROTO || rc == CURLE_OK) {
-            if (op->resp.len) {
-                r->body_len = op->resp.len;
-                r->body = aw_buf_take(&op->resp); /* parsed as JSON on first aw_result_json() */
-            }
+        if ((st != AW_EPROTO || end->complete) && op->resp.len) {
+            r->body_len = op->resp.len;
+            r->body = aw_buf_take(&op->resp); /* parsed as JSON on first aw_result_json() */
         }
         if (st == AW_OK) r->remote_state = AW_REMOTE_APPLIED;
-        else if (answered && http >= 200 && http < 300) r->remote_state = AW_REMOTE_APPLIED;
+        else if (end->answered && http >= 200 && http < 300) r->remote_state = AW_REMOTE_APPLIED;
         else r->remote_state = op->maybe_sent ? AW_REMOTE_UNKNOWN : AW_REMOTE_NONE;
         aw_result_setmsg_req(r, op->method, op->url, why);
     }
-    aw_op_finish(op, r, false);
+    aw_op_finish(op, r, end->defer);
 }
 
 /* ---------------- public API ---------------- */

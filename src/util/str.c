@@ -1,5 +1,6 @@
 #include "util/str.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,4 +198,15 @@ bool aw_list_has(const char *list, const char *item)
         p = e;
     }
     return false;
+}
+
+char *aw_trim_dup(const char *s, size_t n)
+{
+    while (n && isspace((unsigned char)*s)) s++, n--;
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
 }

@@ -234,6 +234,9 @@ static void ta_open(test_app *ta, const aw_net_config *net)
     cfg.listen_port = 0;
     cfg.log_level = AW_LOG_ERROR;
     if (net) cfg.net = *net;
+    /* The same tests through libcurl for plain-http peers as well (tests/CMakeLists.txt runs them twice). */
+    const char *via_curl = getenv("AW_PEER_CURL_FOR_HTTP");
+    if (via_curl && *via_curl == '1') cfg.net.curl_for_http = 1;
     if (aw_app_new(&cfg, &ta->app) != AW_OK) abort();
     if (aw_app_attach(ta->app, &ta->loop) != AW_OK) abort();
 }

@@ -1,0 +1,937 @@
+/* The built-in HTTP/1.1 client for plain-http peers (see http1.h for when it is used).
+ *
+ * Why not libcurl here: a fan-out request through libcurl 7.88 costs the client ~3 times the CPU of the
+ * same bytes sent and read with libuv alone, most of it in libcurl's printf-style request formatting
+ * and connection bookkeeping (docs/benchmarks.md, twelfth and thirteenth sessions). This client formats a
+ * request with memcpy, reads the answer with http-parser (Debian's libhttp-parser), and keeps idle
+ * connections per origin on the app's libuv loop. Nothing here parses HTTP by hand.
+ *
+ * Objects:
+ *  - h1_pool: one per origin ("http://host:port"): its Host line, its addresses (cached 60 s like
+ *    libcurl's DNS cache; an IP literal needs no lookup) and its idle connections, most recent first.
+ *  - h1_conn: one connection and the attempt on it, if any. A connection is kept after an answer that
+ *    allows keep-alive and reused by the next request to its origin; an idle one is closed when the peer
+ *    closes it or sends anything, or after 90 s unused (aw_h1_trim).
+ *  - h1_sock: the libuv TCP handle of a connection and its connect request, allocated apart so that a
+ *    connection can be dropped at once while libuv still owes callbacks on the handle (they find
+ *    sock->conn == NULL). The engine's shutdown waits for every socket's close callback.
+ *
+ * An attempt on a reused connection that the peer had closed meanwhile (nothing read back) is sent again
+ * once on a new connection, as libcurl does; it does not count as another attempt. */
+#include <ctype.h>
+#include <http_parser.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "peer/http1.h"
+#include "util/str.h"
+
+#define H1_DNS_TTL_MS 60000
+#define H1_IDLE_MAX_MS 90000
+#define H1_MAX_ADDRS 4
+#define H1_HDR_VALUE_MAX 1024 /* Location / Retry-After values kept */
+
+typedef struct h1_conn h1_conn;
+
+typedef struct h1_pool {
+    char *key; /* the origin key, "http://host:port" */
+    size_t hash;
+    struct h1_pool *hnext;
+    char *host;    /* for the lookup / the address literal (no brackets) */
+    char *hostln;  /* "Host: host[:port]\r\n" */
+    size_t hostln_len;
+    char port[8];
+    struct sockaddr_storage addrs[H1_MAX_ADDRS];
+    int n_addrs;
+    uint64_t addrs_until; /* loop ms */
+    h1_conn *idle;        /* idle connections, most recently used first */
+    size_t n_conns;       /* connections of this origin, idle or busy */
+} h1_pool;
+
+typedef struct h1_sock {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    h1_conn *conn; /* NULL once the connection let go of it */
+    aw_h1 *h1;
+} h1_sock;
+
+typedef struct h1_gai {
+    uv_getaddrinfo_t req;
+    aw_h1 *h1;
+    h1_conn *conn; /* NULL once the connection let go of it */
+} h1_gai;
+
+typedef struct h1_write {
+    uv_write_t req;
+    h1_sock *sock;
+    uint64_t seq; /* the connection's request it carries */
+    char data[];
+} h1_write;
+
+enum { HV_NONE, HV_LOCATION, HV_RETRY_AFTER };
+
+struct h1_conn {
+    aw_h1 *h1;
+    h1_pool *pool;
+    h1_sock *sock;
+    h1_gai *gai;
+    aw_op *op;              /* the attempt on it; NULL when idle */
+    h1_conn *inext, *iprev; /* the pool's idle list */
+    h1_conn *anext, *aprev; /* every connection of the client */
+    aw_tnode tn;            /* connect / answer deadline, or a deferred failure */
+    uint64_t attempt_due;   /* loop ms: the attempt's answer deadline */
+    uint64_t connect_due;   /* loop ms: the connect deadline (new connections) */
+    uint64_t idle_at;
+    uint64_t seq;           /* requests written on it */
+    http_parser parser;
+    int addr_i;             /* address being connected to */
+    int deferred;           /* a libuv error to act on from the timer (it happened inside a start call) */
+    int last_err;           /* the last connect error, for the message */
+    bool kick;              /* begin connecting from the timer (not inside the start call) */
+    bool connected, reused, sent, got_bytes, done, keep, cap_hit, in_value, name_long;
+    uint8_t name_len;
+    char name[16];          /* the response header being read (its first 15 bytes) */
+    int hv_kind;
+    aw_buf hval;
+};
+
+struct aw_h1 {
+    aw_peer_engine *eng;
+    aw_app *app;
+    h1_pool **tab;
+    size_t tab_n, n_pools;
+    h1_conn *conns; /* every connection */
+    size_t n_pending; /* sockets not yet closed + lookups not yet called back */
+    bool shutting;
+    char rbuf[65536]; /* every read lands here and is parsed at once (one loop thread) */
+};
+
+static const http_parser_settings h1_settings;
+
+/* ---------------- pools ---------------- */
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void pool_free(h1_pool *p)
+{
+    free(p->key);
+    free(p->host);
+    free(p->hostln);
+    free(p);
+}
+
+/* The pool of op's origin, made from op's parsed URL on first use. NULL on OOM / a URL without host. */
+static h1_pool *pool_get(aw_h1 *h1, const aw_op *op)
+{
+    size_t hash = hash_str(op->origin_key);
+    size_t b = hash & (h1->tab_n - 1);
+    for (h1_pool *p = h1->tab[b]; p; p = p->hnext)
+        if (p->hash == hash && !strcmp(p->key, op->origin_key)) return p;
+    if (h1->n_pools + 1 > h1->tab_n * 2) {
+        size_t nn = h1->tab_n * 4;
+        h1_pool **nt = calloc(nn, sizeof *nt);
+        if (nt) {
+            for (size_t i = 0; i < h1->tab_n; i++)
+                for (h1_pool *p = h1->tab[i], *n; p; p = n) {
+                    n = p->hnext;
+                    p->hnext = nt[p->hash & (nn - 1)];
+                    nt[p->hash & (nn - 1)] = p;
+                }
+            free(h1->tab);
+            h1->tab = nt;
+            h1->tab_n = nn;
+            b = hash & (nn - 1);
+        }
+    }
+    CURLU *own = NULL, *cu = op->cu;
+    if (!cu) {
+        own = cu = curl_url();
+        if (!cu || curl_url_set(cu, CURLUPART_URL, op->url, 0) != CURLUE_OK) {
+            curl_url_cleanup(own);
+            return NULL;
+        }
+    }
+    char *host = NULL, *port = NULL;
+    h1_pool *p = calloc(1, sizeof *p);
+    bool ok = p && curl_url_get(cu, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(cu, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && strlen(port) < 8;
+    if (ok) {
+        p->key = strdup(op->origin_key);
+        bool bracket = host[0] == '[';
+        size_t hl = strlen(host);
+        p->host = bracket ? strndup(host + 1, hl >= 2 ? hl - 2 : 0) : strdup(host);
+        strcpy(p->port, port);
+        bool dflt = !strcmp(port, "80");
+        size_t n = 6 + hl + (dflt ? 0 : 1 + strlen(port)) + 2;
+        p->hostln = malloc(n + 1);
+        if (p->hostln)
+            p->hostln_len = (size_t)snprintf(p->hostln, n + 1, "Host: %s%s%s\r\n", host, dflt ? "" : ":",
+                                             dflt ? "" : port);
+        ok = p->key && p->host && p->hostln;
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(own);
+    if (!ok) {
+        if (p) pool_free(p);
+        return NULL;
+    }
+    p->hash = hash;
+    p->hnext = h1->tab[b];
+    h1->tab[b] = p;
+    h1->n_pools++;
+    return p;
+}
+
+static void pool_unlink(aw_h1 *h1, h1_pool *p)
+{
+    for (h1_pool **pp = &h1->tab[p->hash & (h1->tab_n - 1)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == p) {
+            *pp = p->hnext;
+            h1->n_pools--;
+            return;
+        }
+}
+
+/* ---------------- connections ---------------- */
+
+static void pending_done(aw_h1 *h1)
+{
+    h1->n_pending--;
+    if (h1->shutting && h1->n_pending == 0) aw_app_handle_closed(h1->app);
+}
+
+static void sock_closed(uv_handle_t *h)
+{
+    h1_sock *s = h->data;
+    aw_h1 *h1 = s->h1;
+    free(s);
+    pending_done(h1);
+}
+
+static void sock_drop(h1_conn *c)
+{
+    h1_sock *s = c->sock;
+    if (!s) return;
+    c->sock = NULL;
+    s->conn = NULL;
+    uv_close((uv_handle_t *)&s->tcp, sock_closed);
+}
+
+static void idle_unlink(h1_conn *c)
+{
+    if (c->iprev) c->iprev->inext = c->inext;
+    else if (c->pool->idle == c) c->pool->idle = c->inext;
+    if (c->inext) c->inext->iprev = c->iprev;
+    c->inext = c->iprev = NULL;
+}
+
+/* Close the connection and free it (its attempt, if any, was detached or is dropped with it). */
+static void conn_close(h1_conn *c)
+{
+    aw_h1 *h1 = c->h1;
+    aw_peer_timer_stop(h1->eng, &c->tn);
+    if (!c->op) idle_unlink(c);
+    else c->op->h1c = NULL;
+    if (c->gai) c->gai->conn = NULL;
+    sock_drop(c);
+    if (c->aprev) c->aprev->anext = c->anext;
+    else h1->conns = c->anext;
+    if (c->anext) c->anext->aprev = c->aprev;
+    c->pool->n_conns--;
+    aw_buf_free(&c->hval);
+    free(c);
+}
+
+static h1_conn *conn_new(aw_h1 *h1, h1_pool *p)
+{
+    h1_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->h1 = h1;
+    c->pool = p;
+    c->anext = h1->conns;
+    if (h1->conns) h1->conns->aprev = c;
+    h1->conns = c;
+    p->n_conns++;
+    return c;
+}
+
+static void tn_fire(aw_tnode *n);
+
+static void arm(h1_conn *c, uint64_t due)
+{
+    uint64_t now = uv_now(c->h1->app->loop);
+    c->tn.fire = tn_fire;
+    aw_peer_timer_start(c->h1->eng, &c->tn, due > now ? due - now : 0);
+}
+
+/* ---------------- ending an attempt ---------------- */
+
+/* Detach op from c; c goes back to its pool when `keep`, else it is closed. */
+static aw_op *detach(h1_conn *c, bool keep)
+{
+    aw_op *op = c->op;
+    op->h1c = NULL;
+    c->op = NULL;
+    if (keep && c->sock && !c->h1->shutting) {
+        aw_peer_timer_stop(c->h1->eng, &c->tn);
+        c->idle_at = uv_now(c->h1->app->loop);
+        c->inext = c->pool->idle;
+        c->iprev = NULL;
+        if (c->inext) c->inext->iprev = c;
+        c->pool->idle = c;
+    } else {
+        conn_close(c);
+    }
+    return op;
+}
+
+static void end_failed(h1_conn *c, int status, bool transient, bool never_left, bool timed_out, bool answered,
+                       const char *why)
+{
+    aw_op *op = detach(c, false);
+    aw_attempt_end e = {.status = status, .transient = transient, .never_left = never_left,
+                        .timed_out = timed_out, .answered = answered, .why = why};
+    aw_req_attempt_end(op, &e);
+}
+
+static void conn_begin(h1_conn *c);
+static void connect_next(h1_conn *c);
+
+/* The reused connection c died before any answer: send op again on a new connection (once: a new
+ * connection is not reused). */
+static void resend_fresh(h1_conn *c)
+{
+    aw_h1 *h1 = c->h1;
+    h1_pool *p = c->pool;
+    aw_op *op = detach(c, false);
+    h1_conn *n = conn_new(h1, p);
+    if (!n) {
+        aw_attempt_end e = {.status = AW_ENOMEM, .why = "out of memory"};
+        aw_req_attempt_end(op, &e);
+        return;
+    }
+    n->op = op;
+    op->h1c = n;
+    n->attempt_due = op->h1_attempt_due;
+    n->connect_due = op->h1_connect_due;
+    conn_begin(n);
+}
+
+/* ---------------- answers ---------------- */
+
+static void header_done(h1_conn *c)
+{
+    aw_op *op = c->op;
+    if (op && c->hv_kind == HV_LOCATION) {
+        free(op->hdr_location);
+        op->hdr_location = aw_trim_dup(c->hval.data ? c->hval.data : "", c->hval.len);
+    } else if (op && c->hv_kind == HV_RETRY_AFTER) {
+        aw_req_retry_after(op, c->hval.data ? c->hval.data : "", c->hval.len);
+    }
+    c->hv_kind = HV_NONE;
+    c->in_value = false;
+    c->name_len = 0;
+    c->name_long = false;
+    c->hval.len = 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    h1_conn *c = p->data;
+    aw_op *op = c->op;
+    free(op->hdr_location); /* a new response (after 1xx) */
+    op->hdr_location = NULL;
+    op->hdr_has_retry_after = false;
+    op->hdr_retry_after_ms = 0;
+    c->in_value = false;
+    c->name_len = 0;
+    c->name_long = false;
+    c->hv_kind = HV_NONE;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    h1_conn *c = p->data;
+    if (c->in_value) header_done(c);
+    if (c->name_len + len < sizeof c->name) {
+        memcpy(c->name + c->name_len, at, len);
+        c->name_len = (uint8_t)(c->name_len + len);
+    } else {
+        c->name_long = true;
+    }
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    h1_conn *c = p->data;
+    if (!c->in_value) {
+        c->in_value = true;
+        c->hval.len = 0;
+        c->hv_kind = HV_NONE;
+        if (!c->name_long) {
+            if (c->name_len == 8 && !strncasecmp(c->name, "location", 8)) c->hv_kind = HV_LOCATION;
+            else if (c->name_len == 11 && !strncasecmp(c->name, "retry-after", 11)) c->hv_kind = HV_RETRY_AFTER;
+        }
+    }
+    if (c->hv_kind != HV_NONE && c->hval.len + len <= H1_HDR_VALUE_MAX) aw_buf_append(&c->hval, at, len);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    h1_conn *c = p->data;
+    if (c->in_value) header_done(c);
+    if (p->status_code < 200) return 0; /* 1xx: no body; the real answer follows */
+    size_t cap = aw_peer_net(c->h1->eng)->max_response;
+    if (p->content_length != ULLONG_MAX && p->content_length > 0 && p->content_length > cap) {
+        c->cap_hit = true;
+        return -1;
+    }
+    return strcmp(c->op->method, "HEAD") ? 0 : 1; /* 1: no body follows */
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    h1_conn *c = p->data;
+    aw_op *op = c->op;
+    if (op->resp.len + len > aw_peer_net(c->h1->eng)->max_response) {
+        c->cap_hit = true;
+        return -1;
+    }
+    aw_buf_append(&op->resp, at, len);
+    return op->resp.oom ? -1 : 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    h1_conn *c = p->data;
+    if (p->status_code < 200 && p->status_code != 101) return 0; /* 100 Continue and the like */
+    c->done = true;
+    c->keep = http_should_keep_alive(p);
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings h1_settings = {
+    .on_message_begin = on_message_begin,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void end_answered(h1_conn *c)
+{
+    long http = (long)c->parser.status_code;
+    aw_op *op = detach(c, c->keep);
+    aw_req_attempt_answered(op, http);
+}
+
+/* The connection ended (EOF or an error) while op waited for its answer. */
+static void end_broken(h1_conn *c, int uverr)
+{
+    if (uverr == UV_EOF && c->got_bytes) {
+        http_parser_execute(&c->parser, &h1_settings, NULL, 0); /* a body delimited by the close */
+        if (c->done) {
+            c->keep = false;
+            end_answered(c);
+            return;
+        }
+    }
+    if (c->reused && !c->got_bytes && !c->h1->shutting) {
+        resend_fresh(c);
+        return;
+    }
+    char why[160];
+    if (!c->got_bytes) snprintf(why, sizeof why, "connection closed without an answer (%s)", uv_strerror(uverr));
+    else snprintf(why, sizeof why, "connection closed before the answer was complete (%s)", uv_strerror(uverr));
+    end_failed(c, AW_ENET, true, false, false, false, why);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    h1_sock *s = h->data;
+    *buf = uv_buf_init(s->h1->rbuf, sizeof s->h1->rbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    h1_sock *s = st->data;
+    h1_conn *c = s->conn;
+    if (!c || nread == 0) return;
+    if (!c->op) { /* idle: the peer closed it, or sent what nobody asked for */
+        conn_close(c);
+        return;
+    }
+    if (nread < 0) {
+        end_broken(c, (int)nread);
+        return;
+    }
+    c->got_bytes = true;
+    size_t used = http_parser_execute(&c->parser, &h1_settings, buf->base, (size_t)nread);
+    if (c->cap_hit) {
+        char why[80];
+        snprintf(why, sizeof why, "response body over %zu bytes", aw_peer_net(c->h1->eng)->max_response);
+        end_failed(c, AW_EPROTO, false, false, false, true, why);
+    } else if (c->done) {
+        if (used != (size_t)nread) c->keep = false; /* bytes after the answer: do not reuse */
+        end_answered(c);
+    } else if (c->op->resp.oom) {
+        end_failed(c, AW_ENOMEM, false, false, false, true, "out of memory");
+    } else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+        char why[160];
+        snprintf(why, sizeof why, "malformed answer: %s",
+                 http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+        end_failed(c, AW_EPROTO, false, false, false, false, why);
+    }
+}
+
+/* ---------------- requests ---------------- */
+
+static bool line_is_removal(const char *h)
+{
+    const char *colon = strchr(h, ':');
+    if (!colon) return true;
+    for (const char *p = colon + 1; *p; p++)
+        if (!isspace((unsigned char)*p)) return false;
+    return true; /* "Name:" with no value: libcurl's way to send no such header */
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    h1_write *wr = (h1_write *)w;
+    h1_conn *c = wr->sock->conn;
+    uint64_t seq = wr->seq;
+    free(wr);
+    if (status == 0 || !c || !c->op || c->seq != seq || c->done) return;
+    end_broken(c, status);
+}
+
+/* Write op's request on the connected c. */
+static void send_request(h1_conn *c)
+{
+    aw_op *op = c->op;
+    c->sent = c->done = c->keep = c->cap_hit = c->got_bytes = false;
+    if (!op->h1_target) {
+        CURLU *own = NULL, *cu = op->cu;
+        if (!cu) {
+            own = cu = curl_url();
+            if (cu && curl_url_set(cu, CURLUPART_URL, op->url, 0) != CURLUE_OK) {
+                curl_url_cleanup(own);
+                own = cu = NULL;
+            }
+        }
+        char *path = NULL, *query = NULL;
+        if (cu && curl_url_get(cu, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
+            curl_url_get(cu, CURLUPART_QUERY, &query, 0);
+            size_t lp = strlen(path), lq = query ? strlen(query) : 0;
+            op->h1_target = malloc(lp + lq + 3);
+            if (op->h1_target) {
+                char *d = op->h1_target;
+                if (path[0] != '/') *d++ = '/';
+                memcpy(d, path, lp);
+                d += lp;
+                if (query) {
+                    *d++ = '?';
+                    memcpy(d, query, lq);
+                    d += lq;
+                }
+                *d = 0;
+            }
+        }
+        curl_free(path);
+        curl_free(query);
+        curl_url_cleanup(own);
+        if (!op->h1_target) {
+            c->deferred = UV_ENOMEM;
+            arm(c, 0);
+            return;
+        }
+    }
+    bool own_host = false;
+    size_t lm = strlen(op->method), lt = strlen(op->h1_target), n = lm + 1 + lt + 11;
+    for (struct curl_slist *h = op->hdrs; h; h = h->next) {
+        if (line_is_removal(h->data)) continue;
+        if (!strncasecmp(h->data, "Host:", 5)) own_host = true;
+        n += strlen(h->data) + 2;
+    }
+    if (!own_host) n += c->pool->hostln_len;
+    bool clen = op->has_body || !strcmp(op->method, "POST") || !strcmp(op->method, "PUT") ||
+                !strcmp(op->method, "PATCH");
+    char cl[48];
+    size_t lcl = 0;
+    if (clen) {
+        memcpy(cl, "Content-Length: ", 16);
+        lcl = 16;
+        char num[24];
+        size_t k = 0, v = op->body_len;
+        do num[k++] = (char)('0' + v % 10), v /= 10;
+        while (v);
+        while (k) cl[lcl++] = num[--k];
+        cl[lcl++] = '\r';
+        cl[lcl++] = '\n';
+    }
+    n += lcl + 2 + (clen ? op->body_len : 0);
+    h1_write *wr = malloc(sizeof *wr + n);
+    if (!wr) {
+        c->deferred = UV_ENOMEM;
+        arm(c, 0);
+        return;
+    }
+    char *d = wr->data;
+    memcpy(d, op->method, lm), d += lm, *d++ = ' ';
+    memcpy(d, op->h1_target, lt), d += lt;
+    memcpy(d, " HTTP/1.1\r\n", 11), d += 11;
+    if (!own_host) memcpy(d, c->pool->hostln, c->pool->hostln_len), d += c->pool->hostln_len;
+    for (struct curl_slist *h = op->hdrs; h; h = h->next) {
+        if (line_is_removal(h->data)) continue;
+        size_t l = strlen(h->data);
+        memcpy(d, h->data, l), d += l, *d++ = '\r', *d++ = '\n';
+    }
+    memcpy(d, cl, lcl), d += lcl, *d++ = '\r', *d++ = '\n';
+    if (clen && op->body_len) memcpy(d, op->body, op->body_len), d += op->body_len;
+    wr->sock = c->sock;
+    wr->seq = ++c->seq;
+    http_parser_init(&c->parser, HTTP_RESPONSE);
+    c->parser.data = c;
+    c->sent = true;
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)(d - wr->data));
+    int r = uv_write(&wr->req, (uv_stream_t *)&c->sock->tcp, &b, 1, on_written);
+    if (r != 0) {
+        free(wr);
+        c->sent = false;
+        c->deferred = r;
+        arm(c, 0);
+        return;
+    }
+    arm(c, c->attempt_due);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    h1_sock *s = req->data;
+    h1_conn *c = s->conn;
+    if (!c) return;
+    if (status != 0) {
+        c->last_err = status;
+        c->addr_i++;
+        connect_next(c);
+        return;
+    }
+    c->connected = true;
+    uv_tcp_nodelay(&s->tcp, 1);
+    int r = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    if (r != 0) {
+        end_failed(c, AW_ENET, true, true, false, false, uv_strerror(r));
+        return;
+    }
+    send_request(c);
+}
+
+/* Connect to the pool's address c->addr_i, skipping refused private ones; the attempt fails when none is
+ * left. Never inside a start call (from the timer or a libuv callback). */
+static void connect_next(h1_conn *c)
+{
+    aw_h1 *h1 = c->h1;
+    h1_pool *p = c->pool;
+    sock_drop(c);
+    bool deny = aw_peer_net(h1->eng)->deny_private_peers;
+    while (c->addr_i < p->n_addrs && deny && aw_addr_is_private((struct sockaddr *)&p->addrs[c->addr_i])) {
+        c->op->denied = true;
+        c->addr_i++;
+    }
+    if (c->addr_i >= p->n_addrs) {
+        if (c->op->denied && !c->last_err) {
+            end_failed(c, AW_ENET, false, true, false, false,
+                       "peer address is private or loopback (deny_private_peers)");
+            return;
+        }
+        char why[200];
+        snprintf(why, sizeof why, "cannot connect to %s port %s: %s", p->host, p->port,
+                 c->last_err ? uv_strerror(c->last_err) : "no address");
+        c->op->denied = false;
+        end_failed(c, AW_ENET, true, true, false, false, why);
+        return;
+    }
+    h1_sock *s = calloc(1, sizeof *s);
+    if (!s) {
+        end_failed(c, AW_ENOMEM, false, true, false, false, "out of memory");
+        return;
+    }
+    s->h1 = h1;
+    s->conn = c;
+    int r = uv_tcp_init(h1->app->loop, &s->tcp);
+    if (r != 0) {
+        free(s);
+        end_failed(c, AW_ENET, true, true, false, false, uv_strerror(r));
+        return;
+    }
+    h1->n_pending++;
+    s->tcp.data = s;
+    s->creq.data = s;
+    c->sock = s;
+    r = uv_tcp_connect(&s->creq, &s->tcp, (struct sockaddr *)&p->addrs[c->addr_i], on_connected);
+    if (r != 0) { /* e.g. no route: the next address, from the timer */
+        c->last_err = r;
+        c->addr_i++;
+        sock_drop(c);
+        c->deferred = r;
+        arm(c, 0);
+        return;
+    }
+    arm(c, c->connect_due < c->attempt_due ? c->connect_due : c->attempt_due);
+}
+
+static void fill_addrs(h1_pool *p, const struct addrinfo *ai)
+{
+    p->n_addrs = 0;
+    for (int fam = 0; fam < 2; fam++) /* IPv4 first, then IPv6 */
+        for (const struct addrinfo *a = ai; a && p->n_addrs < H1_MAX_ADDRS; a = a->ai_next) {
+            if (a->ai_family != (fam ? AF_INET6 : AF_INET) || a->ai_addrlen > sizeof p->addrs[0]) continue;
+            memcpy(&p->addrs[p->n_addrs++], a->ai_addr, a->ai_addrlen);
+        }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    h1_gai *g = req->data;
+    aw_h1 *h1 = g->h1;
+    h1_conn *c = g->conn;
+    if (c) {
+        c->gai = NULL;
+        h1_pool *p = c->pool;
+        if (status == 0) fill_addrs(p, res);
+        if (status != 0 || p->n_addrs == 0) {
+            p->n_addrs = 0;
+            char why[200];
+            snprintf(why, sizeof why, "cannot resolve host %s: %s", p->host,
+                     status ? uv_strerror(status) : "no IPv4 or IPv6 address");
+            end_failed(c, AW_ENET, true, true, false, false, why);
+        } else {
+            p->addrs_until = uv_now(h1->app->loop) + H1_DNS_TTL_MS;
+            connect_next(c);
+        }
+    }
+    if (res) uv_freeaddrinfo(res);
+    free(g);
+    pending_done(h1);
+}
+
+/* A new connection: addresses from the pool, an address literal, or a lookup (from the timer). */
+static void conn_begin(h1_conn *c)
+{
+    aw_h1 *h1 = c->h1;
+    h1_pool *p = c->pool;
+    c->addr_i = 0;
+    uint64_t now = uv_now(h1->app->loop);
+    if (p->n_addrs && now < p->addrs_until) {
+        connect_next(c);
+        return;
+    }
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    int port = atoi(p->port);
+    if (uv_ip4_addr(p->host, port, &a4) == 0) {
+        memcpy(&p->addrs[0], &a4, sizeof a4);
+        p->n_addrs = 1;
+        p->addrs_until = UINT64_MAX;
+        connect_next(c);
+        return;
+    }
+    if (strchr(p->host, ':') && uv_ip6_addr(p->host, port, &a6) == 0) {
+        memcpy(&p->addrs[0], &a6, sizeof a6);
+        p->n_addrs = 1;
+        p->addrs_until = UINT64_MAX;
+        connect_next(c);
+        return;
+    }
+    h1_gai *g = calloc(1, sizeof *g);
+    if (!g) {
+        end_failed(c, AW_ENOMEM, false, true, false, false, "out of memory");
+        return;
+    }
+    g->h1 = h1;
+    g->conn = c;
+    g->req.data = g;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
+    int r = uv_getaddrinfo(h1->app->loop, &g->req, on_resolved, p->host, p->port, &hints);
+    if (r != 0) {
+        free(g);
+        char why[200];
+        snprintf(why, sizeof why, "cannot resolve host %s: %s", p->host, uv_strerror(r));
+        end_failed(c, AW_ENET, true, true, false, false, why);
+        return;
+    }
+    h1->n_pending++;
+    c->gai = g;
+    arm(c, c->connect_due < c->attempt_due ? c->connect_due : c->attempt_due);
+}
+
+static void tn_fire(aw_tnode *n)
+{
+    h1_conn *c = (h1_conn *)((char *)n - offsetof(h1_conn, tn));
+    if (!c->op) return;
+    if (c->kick) {
+        c->kick = false;
+        conn_begin(c);
+        return;
+    }
+    if (c->deferred) {
+        int e = c->deferred;
+        c->deferred = 0;
+        if (e == UV_ENOMEM) end_failed(c, AW_ENOMEM, false, !c->sent, false, false, "out of memory");
+        else if (!c->connected) connect_next(c);
+        else end_broken(c, e);
+        return;
+    }
+    if (!c->connected) {
+        end_failed(c, AW_ENET, true, true, true, false, "connect timed out");
+        return;
+    }
+    if (uv_now(c->h1->app->loop) < c->attempt_due) { /* the connect deadline was armed: now the answer's */
+        arm(c, c->attempt_due);
+        return;
+    }
+    end_failed(c, AW_ETIMEDOUT, true, !c->sent, true, false, "no answer within the attempt timeout");
+}
+
+/* ---------------- the client ---------------- */
+
+aw_h1 *aw_h1_new(aw_peer_engine *eng, aw_app *app)
+{
+    aw_h1 *h1 = calloc(1, sizeof *h1);
+    if (!h1) return NULL;
+    h1->eng = eng;
+    h1->app = app;
+    h1->tab_n = 64;
+    h1->tab = calloc(h1->tab_n, sizeof *h1->tab);
+    if (!h1->tab) {
+        free(h1);
+        return NULL;
+    }
+    return h1;
+}
+
+bool aw_h1_takes(const aw_h1 *h1, const aw_op *op)
+{
+    return h1 && !op->basic_user && !strncmp(op->origin_key, "http://", 7);
+}
+
+void aw_h1_start(aw_h1 *h1, aw_op *op, uint64_t remain_ms)
+{
+    const aw_net_config *net = aw_peer_net(h1->eng);
+    uint64_t now = uv_now(h1->app->loop);
+    op->h1_attempt_due = now + (net->attempt_ms < remain_ms ? net->attempt_ms : remain_ms);
+    op->h1_connect_due = now + (net->connect_ms < remain_ms ? net->connect_ms : remain_ms);
+    h1_pool *p = pool_get(h1, op);
+    if (!p) {
+        aw_attempt_end e = {.status = AW_ENOMEM, .never_left = true, .why = "out of memory", .defer = true};
+        aw_req_attempt_end(op, &e);
+        return;
+    }
+    if (p->idle) {
+        h1_conn *c = p->idle;
+        idle_unlink(c);
+        c->op = op;
+        op->h1c = c;
+        c->reused = true;
+        c->deferred = 0;
+        c->attempt_due = op->h1_attempt_due;
+        send_request(c);
+        return;
+    }
+    h1_conn *c = conn_new(h1, p);
+    if (!c) {
+        aw_attempt_end e = {.status = AW_ENOMEM, .never_left = true, .why = "out of memory", .defer = true};
+        aw_req_attempt_end(op, &e);
+        return;
+    }
+    c->op = op;
+    op->h1c = c;
+    c->attempt_due = op->h1_attempt_due;
+    c->connect_due = op->h1_connect_due;
+    c->kick = true;
+    arm(c, 0);
+}
+
+void aw_h1_abort(aw_op *op)
+{
+    h1_conn *c = op->h1c;
+    if (!c) return;
+    if (c->sent) op->maybe_sent = true;
+    detach(c, false);
+}
+
+void aw_h1_trim(aw_h1 *h1)
+{
+    if (!h1) return;
+    uint64_t now = uv_now(h1->app->loop);
+    for (size_t b = 0; b < h1->tab_n; b++) {
+        for (h1_pool *p = h1->tab[b], *next; p; p = next) {
+            next = p->hnext;
+            /* the idle list is most recent first: close from the first one too old */
+            h1_conn *c = p->idle;
+            while (c && now - c->idle_at < H1_IDLE_MAX_MS) c = c->inext;
+            while (c) {
+                h1_conn *n = c->inext;
+                conn_close(c);
+                c = n;
+            }
+            if (p->n_conns == 0 && (p->addrs_until == UINT64_MAX || now >= p->addrs_until)) {
+                pool_unlink(h1, p);
+                pool_free(p);
+            }
+        }
+    }
+}
+
+void aw_h1_shutdown(aw_h1 *h1)
+{
+    if (!h1 || h1->shutting) return;
+    h1->shutting = true;
+    while (h1->conns) {
+        h1_conn *c = h1->conns;
+        if (c->op) aw_h1_abort(c->op); /* not expected: the engine aborted every op first */
+        else conn_close(c);
+    }
+    h1->app->closing_handles++;
+    h1->n_pending++;
+    pending_done(h1); /* gives the count back now if nothing is pending */
+}
+
+void aw_h1_free(aw_h1 *h1)
+{
+    if (!h1) return;
+    while (h1->conns) { /* only without a shutdown: the handles are left to the loop's owner */
+        h1_conn *c = h1->conns;
+        if (c->sock) c->sock->conn = NULL;
+        c->sock = NULL;
+        if (c->op) c->op->h1c = NULL;
+        c->op = NULL;
+        if (c->gai) c->gai->conn = NULL;
+        h1->conns = c->anext;
+        aw_buf_free(&c->hval);
+        free(c);
+    }
+    for (size_t b = 0; b < h1->tab_n; b++)
+        for (h1_pool *p = h1->tab[b], *next; p; p = next) {
+            next = p->hnext;
+            pool_free(p);
+        }
+    free(h1->tab);
+    free(h1);
+}
