@@ -6,7 +6,7 @@
  * Each run sends one GET {peer}/meta to N distinct actor URLs http://127.0.0.<k>:PORT/<id> (spread
  * over K loopback addresses so each listener's accept queue stays short), all at once, and prints
  *   fanout N=<N> wall_ms=<ms> cpu_ms=<ms> rss_kb=<kb> form=async run=<r> ...
- * Run 1 opens new connections; later runs reuse the app's connection cache (one CURLM per app). With 2 or
+ * Run 1 opens new connections; later runs reuse the app's kept-alive connections. With 2 or
  * more runs a last line gives the min / median / max wall time of the reused runs.
  * For N <= 100 it also runs the sync form (N sequential aw_peer_meta_get calls from another thread).
  * cpu_ms is the client process only (the peer is a separate process).
@@ -15,7 +15,7 @@
  * (request line, Host, X-Request-ID, Accept) on every connection and counts each answer's bytes in (the
  * peer's answer has a fixed length, so nothing is parsed):
  *   fanout-floor N=<N> wall_ms=<ms> cpu_ms=<ms> run=<r>
- * What the library adds per request is (cpu_ms - floor cpu_ms) / N: libcurl, our start and completion. */
+ * What the library adds per request is (cpu_ms - floor cpu_ms) / N: its HTTP client, our start and completion. */
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -370,7 +370,7 @@ static void run_floor(uv_loop_t *loop, int n, int port, int addrs, int runs)
         }
         /* at most 256 connects in flight (this phase is not measured): the peer's accept queues stay short */
         while (fs.connected + fs.failed < i + 1 - 256) uv_run(loop, UV_RUN_ONCE);
-        /* the bytes libcurl sends for aw_peer_meta_get_async (the id differs from the async runs' ids) */
+        /* the bytes the engine sends for aw_peer_meta_get_async (the id differs from the async runs' ids) */
         int len = snprintf(c->req, sizeof c->req,
                            "GET /%08x%08x%08x%08x/meta HTTP/1.1\r\nHost: %s:%d\r\nX-Request-ID: %016llx%016llx\r\n"
                            "Accept: application/json\r\n\r\n",
@@ -380,7 +380,7 @@ static void run_floor(uv_loop_t *loop, int n, int port, int addrs, int runs)
     }
     while (fs.connected + fs.failed < n) uv_run(loop, UV_RUN_ONCE);
     for (int i = 0; i < n && !fs.failed; i++) {
-        uv_tcp_nodelay(&cs[i].h, 1); /* as libcurl does */
+        uv_tcp_nodelay(&cs[i].h, 1); /* as both of our clients do */
         uv_read_start((uv_stream_t *)&cs[i].h, f_alloc, f_read);
     }
     double *walls = calloc((size_t)runs, sizeof *walls);

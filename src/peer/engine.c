@@ -1,8 +1,9 @@
 /* The peer engine: one CURLM per app for its whole life, driven by the app's libuv loop
  * (curl_multi_socket_action over a private epoll set polled by one uv_poll, one uv_timer for curl),
- * one uv_timer for the
- * engine's own timers (a min-heap of deadlines, backoffs and deferred completions), and the two
- * counting gates (net.max_outbound in total, net.per_origin per scheme+host+port) with FIFO queues. */
+ * the built-in HTTP/1.1 client for plain-http peers (http1.c, which request.c picks per attempt),
+ * one uv_timer for the engine's own timers (a min-heap of deadlines, backoffs, deferred completions and
+ * the built-in client's connection timers), and the two counting gates (net.max_outbound in total,
+ * net.per_origin per scheme+host+port) with FIFO queues, which both transports pass through. */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
