@@ -11,7 +11,8 @@
  *    libcurl's DNS cache; an IP literal needs no lookup) and its idle connections, most recent first.
  *  - h1_conn: one connection and the attempt on it, if any. A connection is kept after an answer that
  *    allows keep-alive and reused by the next request to its origin; an idle one is closed when the peer
- *    closes it or sends anything, or after 90 s unused (aw_h1_trim).
+ *    closes it or sends anything, after 90 s unused (aw_h1_trim), or when more than net.max_outbound
+ *    connections idle in all (the longest unused goes first).
  *  - h1_sock: the libuv TCP handle of a connection and its connect request, allocated apart so that a
  *    connection can be dropped at once while libuv still owes callbacks on the handle (they find
  *    sock->conn == NULL). The engine's shutdown waits for every socket's close callback.
@@ -82,6 +83,7 @@ struct h1_conn {
     h1_gai *gai;
     aw_op *op;              /* the attempt on it; NULL when idle */
     h1_conn *inext, *iprev; /* the pool's idle list */
+    h1_conn *lnext, *lprev; /* every idle connection, most recently used first */
     h1_conn *anext, *aprev; /* every connection of the client */
     aw_tnode tn;            /* connect / answer deadline, or a deferred failure */
     uint64_t attempt_due;   /* loop ms: the attempt's answer deadline */
@@ -106,6 +108,8 @@ struct aw_h1 {
     h1_pool **tab;
     size_t tab_n, n_pools;
     h1_conn *conns; /* every connection */
+    h1_conn *lru_head, *lru_tail; /* idle connections of every origin, most recently used first */
+    size_t n_idle, max_idle;      /* idle connections kept at most: net.max_outbound */
     size_t n_pending; /* sockets not yet closed + lookups not yet called back */
     bool shutting;
     char rbuf[65536]; /* every read lands here and is parsed at once (one loop thread) */
@@ -228,12 +232,22 @@ static void sock_drop(h1_conn *c)
     uv_close((uv_handle_t *)&s->tcp, sock_closed);
 }
 
+/* Take c out of its pool's idle list and the client's (no-op when it is not idle). */
 static void idle_unlink(h1_conn *c)
 {
+    if (!c->idle_at) return;
+    c->idle_at = 0;
     if (c->iprev) c->iprev->inext = c->inext;
-    else if (c->pool->idle == c) c->pool->idle = c->inext;
+    else c->pool->idle = c->inext;
     if (c->inext) c->inext->iprev = c->iprev;
     c->inext = c->iprev = NULL;
+    aw_h1 *h1 = c->h1;
+    if (c->lprev) c->lprev->lnext = c->lnext;
+    else h1->lru_head = c->lnext;
+    if (c->lnext) c->lnext->lprev = c->lprev;
+    else h1->lru_tail = c->lprev;
+    c->lnext = c->lprev = NULL;
+    h1->n_idle--;
 }
 
 /* Close the connection and free it (its attempt, if any, was detached or is dropped with it). */
@@ -241,8 +255,8 @@ static void conn_close(h1_conn *c)
 {
     aw_h1 *h1 = c->h1;
     aw_peer_timer_stop(h1->eng, &c->tn);
-    if (!c->op) idle_unlink(c);
-    else c->op->h1c = NULL;
+    idle_unlink(c);
+    if (c->op) c->op->h1c = NULL;
     if (c->gai) c->gai->conn = NULL;
     sock_drop(c);
     if (c->aprev) c->aprev->anext = c->anext;
@@ -283,13 +297,20 @@ static aw_op *detach(h1_conn *c, bool keep)
     aw_op *op = c->op;
     op->h1c = NULL;
     c->op = NULL;
-    if (keep && c->sock && !c->h1->shutting) {
-        aw_peer_timer_stop(c->h1->eng, &c->tn);
-        c->idle_at = uv_now(c->h1->app->loop);
+    aw_h1 *h1 = c->h1;
+    if (keep && c->sock && !h1->shutting) {
+        aw_peer_timer_stop(h1->eng, &c->tn);
+        c->idle_at = uv_now(h1->app->loop) | 1; /* nonzero: idle */
         c->inext = c->pool->idle;
         c->iprev = NULL;
         if (c->inext) c->inext->iprev = c;
         c->pool->idle = c;
+        c->lnext = h1->lru_head;
+        c->lprev = NULL;
+        if (c->lnext) c->lnext->lprev = c;
+        else h1->lru_tail = c;
+        h1->lru_head = c;
+        if (++h1->n_idle > h1->max_idle) conn_close(h1->lru_tail); /* the longest unused, any origin */
     } else {
         conn_close(c);
     }
@@ -818,6 +839,7 @@ aw_h1 *aw_h1_new(aw_peer_engine *eng, aw_app *app)
     h1->eng = eng;
     h1->app = app;
     h1->tab_n = 64;
+    h1->max_idle = aw_peer_net(eng)->max_outbound;
     h1->tab = calloc(h1->tab_n, sizeof *h1->tab);
     if (!h1->tab) {
         free(h1);
@@ -844,7 +866,7 @@ void aw_h1_start(aw_h1 *h1, aw_op *op, uint64_t remain_ms)
         return;
     }
     if (p->idle) {
-        h1_conn *c = p->idle;
+        h1_conn *c = p->idle; /* the most recently used: its memory is the likeliest in cache */
         idle_unlink(c);
         c->op = op;
         op->h1c = c;
@@ -880,17 +902,10 @@ void aw_h1_trim(aw_h1 *h1)
 {
     if (!h1) return;
     uint64_t now = uv_now(h1->app->loop);
+    while (h1->lru_tail && now - h1->lru_tail->idle_at >= H1_IDLE_MAX_MS) conn_close(h1->lru_tail);
     for (size_t b = 0; b < h1->tab_n; b++) {
         for (h1_pool *p = h1->tab[b], *next; p; p = next) {
             next = p->hnext;
-            /* the idle list is most recent first: close from the first one too old */
-            h1_conn *c = p->idle;
-            while (c && now - c->idle_at < H1_IDLE_MAX_MS) c = c->inext;
-            while (c) {
-                h1_conn *n = c->inext;
-                conn_close(c);
-                c = n;
-            }
             if (p->n_conns == 0 && (p->addrs_until == UINT64_MAX || now >= p->addrs_until)) {
                 pool_unlink(h1, p);
                 pool_free(p);

@@ -363,6 +363,28 @@ static void test_host_name(void **state)
     ta_close(&ta);
 }
 
+/* The built-in client keeps at most net.max_outbound idle connections in all (libcurl has its own rule). */
+static void test_idle_cap(void **state)
+{
+    const char *via_curl = getenv("AW_PEER_CURL_FOR_HTTP");
+    if (via_curl && *via_curl == '1') skip();
+    test_app ta;
+    aw_net_config net = {.max_outbound = 1};
+    ta_open(&ta, &net);
+    call c;
+    int a0 = atomic_load(&RP.accepts);
+    call_raw(&ta, &c, "GET", NULL, "/ok", NULL);
+    assert_int_equal(c.status, AW_OK);
+    call_raw(&ta, &c, "GET", NULL, "/ok", NULL); /* kept */
+    assert_int_equal(atomic_load(&RP.accepts) - a0, 1);
+    call_raw(&ta, &c, "GET", "localhost", "/ok", NULL); /* another origin: its connection evicts the first */
+    assert_int_equal(c.status, AW_OK);
+    call_raw(&ta, &c, "GET", NULL, "/ok", NULL);
+    assert_int_equal(c.status, AW_OK);
+    assert_int_equal(atomic_load(&RP.accepts) - a0, 3);
+    ta_close(&ta);
+}
+
 static int setup(void **state) { return rp_start(&RP); }
 static int teardown(void **state)
 {
@@ -379,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_answer_framings),
         cmocka_unit_test(test_bad_answers),
         cmocka_unit_test(test_host_name),
+        cmocka_unit_test(test_idle_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
