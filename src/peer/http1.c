@@ -320,8 +320,9 @@ static aw_op *detach(h1_conn *c, bool keep)
 static void end_failed(h1_conn *c, int status, bool transient, bool never_left, bool timed_out, bool answered,
                        const char *why)
 {
+    long http = answered ? (long)c->parser.status_code : 0; /* e.g. a body over the cap: its status */
     aw_op *op = detach(c, false);
-    aw_attempt_end e = {.status = status, .transient = transient, .never_left = never_left,
+    aw_attempt_end e = {.status = status, .http = http, .transient = transient, .never_left = never_left,
                         .timed_out = timed_out, .answered = answered, .why = why};
     aw_req_attempt_end(op, &e);
 }

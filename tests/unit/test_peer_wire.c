@@ -338,6 +338,7 @@ static void test_bad_answers(void **state)
     assert_int_equal(c.status, AW_EPROTO);
     call_raw(&ta, &c, "GET", NULL, "/bigcl", NULL); /* Content-Length over the cap */
     assert_int_equal(c.status, AW_EPROTO);
+    assert_int_equal(c.http, 200); /* the answer's status is kept */
     assert_non_null(strstr(c.msg, "over 1000 bytes"));
     call_raw(&ta, &c, "GET", NULL, "/bigchunks", NULL); /* chunks that add up to more than the cap */
     assert_int_equal(c.status, AW_EPROTO);
