@@ -36,6 +36,10 @@
 #define H1_IDLE_MAX_MS 90000
 #define H1_MAX_ADDRS 4
 #define H1_HDR_VALUE_MAX 1024 /* Location / Retry-After values kept */
+/* New connections begin at most this many per loop turn: a cold fan-out to thousands of peers would otherwise
+ * hold the loop for all its connects at once (10,000 loopback connects take ~250 ms of CPU here), while the
+ * loop's other work (inbound requests, the first connections' requests and answers) waits. */
+#define H1_CONNECTS_PER_TURN 128
 
 typedef struct h1_conn h1_conn;
 
@@ -84,6 +88,8 @@ struct h1_conn {
     aw_op *op;              /* the attempt on it; NULL when idle */
     h1_conn *inext, *iprev; /* the pool's idle list */
     h1_conn *lnext, *lprev; /* every idle connection, most recently used first */
+    h1_conn *knext, *kprev; /* the queue of new connections waiting to begin */
+    bool queued;
     h1_conn *anext, *aprev; /* every connection of the client */
     aw_tnode tn;            /* connect / answer deadline, or a deferred failure */
     uint64_t attempt_due;   /* loop ms: the attempt's answer deadline */
@@ -94,7 +100,6 @@ struct h1_conn {
     int addr_i;             /* address being connected to */
     int deferred;           /* a libuv error to act on from the timer (it happened inside a start call) */
     int last_err;           /* the last connect error, for the message */
-    bool kick;              /* begin connecting from the timer (not inside the start call) */
     bool connected, reused, sent, got_bytes, done, keep, cap_hit, in_value, name_long;
     uint8_t name_len;
     char name[16];          /* the response header being read (its first 15 bytes) */
@@ -110,6 +115,8 @@ struct aw_h1 {
     h1_conn *conns; /* every connection */
     h1_conn *lru_head, *lru_tail; /* idle connections of every origin, most recently used first */
     size_t n_idle, max_idle;      /* idle connections kept at most: net.max_outbound */
+    h1_conn *kq_head, *kq_tail;   /* new connections waiting to begin, in start order */
+    aw_tnode kick_tn;             /* begins the next H1_CONNECTS_PER_TURN of them */
     size_t n_pending; /* sockets not yet closed + lookups not yet called back */
     bool shutting;
     char rbuf[65536]; /* every read lands here and is parsed at once (one loop thread) */
@@ -250,12 +257,25 @@ static void idle_unlink(h1_conn *c)
     h1->n_idle--;
 }
 
+static void kick_unlink(h1_conn *c)
+{
+    if (!c->queued) return;
+    c->queued = false;
+    aw_h1 *h1 = c->h1;
+    if (c->kprev) c->kprev->knext = c->knext;
+    else h1->kq_head = c->knext;
+    if (c->knext) c->knext->kprev = c->kprev;
+    else h1->kq_tail = c->kprev;
+    c->knext = c->kprev = NULL;
+}
+
 /* Close the connection and free it (its attempt, if any, was detached or is dropped with it). */
 static void conn_close(h1_conn *c)
 {
     aw_h1 *h1 = c->h1;
     aw_peer_timer_stop(h1->eng, &c->tn);
     idle_unlink(c);
+    kick_unlink(c);
     if (c->op) c->op->h1c = NULL;
     if (c->gai) c->gai->conn = NULL;
     sock_drop(c);
@@ -807,11 +827,6 @@ static void tn_fire(aw_tnode *n)
 {
     h1_conn *c = (h1_conn *)((char *)n - offsetof(h1_conn, tn));
     if (!c->op) return;
-    if (c->kick) {
-        c->kick = false;
-        conn_begin(c);
-        return;
-    }
     if (c->deferred) {
         int e = c->deferred;
         c->deferred = 0;
@@ -831,6 +846,17 @@ static void tn_fire(aw_tnode *n)
     end_failed(c, AW_ETIMEDOUT, true, !c->sent, true, false, "no answer within the attempt timeout");
 }
 
+static void kick_fire(aw_tnode *n)
+{
+    aw_h1 *h1 = (aw_h1 *)((char *)n - offsetof(aw_h1, kick_tn));
+    for (int i = 0; i < H1_CONNECTS_PER_TURN && h1->kq_head; i++) {
+        h1_conn *c = h1->kq_head;
+        kick_unlink(c);
+        conn_begin(c);
+    }
+    if (h1->kq_head) aw_peer_timer_start(h1->eng, &h1->kick_tn, 1); /* after the loop has polled */
+}
+
 /* ---------------- the client ---------------- */
 
 aw_h1 *aw_h1_new(aw_peer_engine *eng, aw_app *app)
@@ -841,6 +867,7 @@ aw_h1 *aw_h1_new(aw_peer_engine *eng, aw_app *app)
     h1->app = app;
     h1->tab_n = 64;
     h1->max_idle = aw_peer_net(eng)->max_outbound;
+    h1->kick_tn.fire = kick_fire;
     h1->tab = calloc(h1->tab_n, sizeof *h1->tab);
     if (!h1->tab) {
         free(h1);
@@ -887,8 +914,13 @@ void aw_h1_start(aw_h1 *h1, aw_op *op, uint64_t remain_ms)
     op->h1c = c;
     c->attempt_due = op->h1_attempt_due;
     c->connect_due = op->h1_connect_due;
-    c->kick = true;
-    arm(c, 0);
+    arm(c, c->connect_due < c->attempt_due ? c->connect_due : c->attempt_due);
+    c->queued = true; /* begins from kick_fire, never inside this start call */
+    c->kprev = h1->kq_tail;
+    if (h1->kq_tail) h1->kq_tail->knext = c;
+    else h1->kq_head = c;
+    h1->kq_tail = c;
+    if (!h1->kick_tn.idx) aw_peer_timer_start(h1->eng, &h1->kick_tn, 0);
 }
 
 void aw_h1_abort(aw_op *op)

@@ -364,6 +364,36 @@ static void test_host_name(void **state)
     ta_close(&ta);
 }
 
+/* More new connections at once than begin per loop turn: all answered; one cancelled while it waits to begin
+ * completes with AW_ECANCELED and the others are unaffected. */
+static void test_many_new_connections(void **state)
+{
+    test_app ta;
+    aw_net_config net = {.per_origin = 400, .max_outbound = 400};
+    ta_open(&ta, &net);
+    enum { N = 300 };
+    static call calls[N];
+    aw_op *last = NULL;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/ok", RP.port);
+    int a0 = atomic_load(&RP.accepts);
+    for (int i = 0; i < N; i++) {
+        aw_peer_request req = {.method = "GET", .url = url};
+        memset(&calls[i], 0, sizeof calls[i]);
+        assert_int_equal(aw_peer_request_async(ta.app, &req, NULL, on_done, &calls[i], i == N - 1 ? &last : NULL),
+                         AW_OK);
+    }
+    assert_int_equal(aw_op_cancel(last), AW_OK);
+    aw_op_unref(last);
+    for (int i = 0; i < N; i++) {
+        assert_true(ta_run_until(&ta, &calls[i].done, 10000));
+        assert_int_equal(atomic_load(&calls[i].calls), 1);
+        assert_int_equal(calls[i].status, i == N - 1 ? AW_ECANCELED : AW_OK);
+    }
+    assert_true(atomic_load(&RP.accepts) - a0 <= N); /* the cancelled one may or may not have connected */
+    ta_close(&ta);
+}
+
 /* The built-in client keeps at most net.max_outbound idle connections in all (libcurl has its own rule). */
 static void test_idle_cap(void **state)
 {
@@ -402,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_answer_framings),
         cmocka_unit_test(test_bad_answers),
         cmocka_unit_test(test_host_name),
+        cmocka_unit_test(test_many_new_connections),
         cmocka_unit_test(test_idle_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
