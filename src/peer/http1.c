@@ -116,7 +116,9 @@ struct aw_h1 {
     h1_conn *lru_head, *lru_tail; /* idle connections of every origin, most recently used first */
     size_t n_idle, max_idle;      /* idle connections kept at most: net.max_outbound */
     h1_conn *kq_head, *kq_tail;   /* new connections waiting to begin, in start order */
-    aw_tnode kick_tn;             /* begins the next H1_CONNECTS_PER_TURN of them */
+    uv_idle_t kick;               /* while new connections wait: begins the next H1_CONNECTS_PER_TURN of them
+                                   * each loop turn (an active idle handle also keeps the poll from blocking) */
+    bool kick_init, kick_on;
     size_t n_pending; /* sockets not yet closed + lookups not yet called back */
     bool shutting;
     char rbuf[65536]; /* every read lands here and is parsed at once (one loop thread) */
@@ -846,16 +848,21 @@ static void tn_fire(aw_tnode *n)
     end_failed(c, AW_ETIMEDOUT, true, !c->sent, true, false, "no answer within the attempt timeout");
 }
 
-static void kick_fire(aw_tnode *n)
+static void on_kick(uv_idle_t *h)
 {
-    aw_h1 *h1 = (aw_h1 *)((char *)n - offsetof(aw_h1, kick_tn));
+    aw_h1 *h1 = h->data;
     for (int i = 0; i < H1_CONNECTS_PER_TURN && h1->kq_head; i++) {
         h1_conn *c = h1->kq_head;
         kick_unlink(c);
         conn_begin(c);
     }
-    if (h1->kq_head) aw_peer_timer_start(h1->eng, &h1->kick_tn, 1); /* after the loop has polled */
+    if (!h1->kq_head && h1->kick_on) {
+        uv_idle_stop(&h1->kick);
+        h1->kick_on = false;
+    }
 }
+
+static void kick_closed(uv_handle_t *h) { pending_done(h->data); }
 
 /* ---------------- the client ---------------- */
 
@@ -867,7 +874,6 @@ aw_h1 *aw_h1_new(aw_peer_engine *eng, aw_app *app)
     h1->app = app;
     h1->tab_n = 64;
     h1->max_idle = aw_peer_net(eng)->max_outbound;
-    h1->kick_tn.fire = kick_fire;
     h1->tab = calloc(h1->tab_n, sizeof *h1->tab);
     if (!h1->tab) {
         free(h1);
@@ -915,12 +921,25 @@ void aw_h1_start(aw_h1 *h1, aw_op *op, uint64_t remain_ms)
     c->attempt_due = op->h1_attempt_due;
     c->connect_due = op->h1_connect_due;
     arm(c, c->connect_due < c->attempt_due ? c->connect_due : c->attempt_due);
-    c->queued = true; /* begins from kick_fire, never inside this start call */
+    c->queued = true; /* begins from on_kick, never inside this start call */
     c->kprev = h1->kq_tail;
     if (h1->kq_tail) h1->kq_tail->knext = c;
     else h1->kq_head = c;
     h1->kq_tail = c;
-    if (!h1->kick_tn.idx) aw_peer_timer_start(h1->eng, &h1->kick_tn, 0);
+    if (!h1->kick_init) { /* made on first use: until then there is no handle to close */
+        if (uv_idle_init(h1->app->loop, &h1->kick) != 0) {
+            c->deferred = UV_ENOMEM;
+            kick_unlink(c);
+            arm(c, 0);
+            return;
+        }
+        h1->kick.data = h1;
+        h1->kick_init = true;
+    }
+    if (!h1->kick_on) {
+        uv_idle_start(&h1->kick, on_kick);
+        h1->kick_on = true;
+    }
 }
 
 void aw_h1_abort(aw_op *op)
@@ -958,6 +977,10 @@ void aw_h1_shutdown(aw_h1 *h1)
     }
     h1->app->closing_handles++;
     h1->n_pending++;
+    if (h1->kick_init) {
+        h1->n_pending++;
+        uv_close((uv_handle_t *)&h1->kick, kick_closed);
+    }
     pending_done(h1); /* gives the count back now if nothing is pending */
 }
 
