@@ -344,14 +344,6 @@ int aw_op_cancel(aw_op *op)
 
 /* ---------------- curl glue ---------------- */
 
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-
 static void check_multi_info(aw_peer_engine *eng)
 {
     CURLMsg *m;
@@ -510,7 +502,7 @@ static CURLSH *share_at(aw_peer_engine *eng, size_t i)
 CURLSH *aw_peer_share_for(aw_peer_engine *eng, aw_op *op)
 {
     aw_origin *o = op->holds_origin ? op->origin : NULL;
-    if (!o) return share_at(eng, hash_str(op->origin_key));
+    if (!o) return share_at(eng, aw_str_hash(op->origin_key));
     uint32_t i = 0;
     while (i < o->n_lanes && o->lanes[i] >= AW_PEER_LANE) i++;
     size_t share = o->hash + i * 2654435761u; /* the lane's share, spread by a multiplicative hash */
@@ -566,7 +558,7 @@ void aw_peer_easy_put(aw_peer_engine *eng, CURL *e)
 
 static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
 {
-    size_t b = hash_str(key) & (eng->otab_n - 1);
+    size_t b = aw_str_hash(key) & (eng->otab_n - 1);
     for (aw_origin *o = eng->otab[b]; o; o = o->hnext)
         if (!strcmp(o->key, key)) return o;
     if (!create) return NULL;
@@ -578,7 +570,7 @@ static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
                 aw_origin *o = eng->otab[i];
                 while (o) {
                     aw_origin *n = o->hnext;
-                    size_t nb = hash_str(o->key) & (nn - 1);
+                    size_t nb = aw_str_hash(o->key) & (nn - 1);
                     o->hnext = nt[nb];
                     nt[nb] = o;
                     o = n;
@@ -587,7 +579,7 @@ static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
             free(eng->otab);
             eng->otab = nt;
             eng->otab_n = nn;
-            b = hash_str(key) & (nn - 1);
+            b = aw_str_hash(key) & (nn - 1);
         }
     }
     aw_origin *o = calloc(1, sizeof *o);
@@ -597,7 +589,7 @@ static aw_origin *origin_get(aw_peer_engine *eng, const char *key, bool create)
         free(o);
         return NULL;
     }
-    o->hash = hash_str(key);
+    o->hash = aw_str_hash(key);
     o->hnext = eng->otab[b];
     eng->otab[b] = o;
     eng->n_origins++;
@@ -608,7 +600,7 @@ static void origin_maybe_free(aw_peer_engine *eng, aw_origin *o)
 {
     if (o->in_flight || o->qhead || eng->pump_depth) return;
     for (uint32_t i = 0; i < o->n_lanes; i++) assert(o->lanes[i] == 0); /* every transfer gave its place back */
-    size_t b = hash_str(o->key) & (eng->otab_n - 1);
+    size_t b = aw_str_hash(o->key) & (eng->otab_n - 1);
     for (aw_origin **pp = &eng->otab[b]; *pp; pp = &(*pp)->hnext) {
         if (*pp == o) {
             *pp = o->hnext;

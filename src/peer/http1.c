@@ -128,13 +128,6 @@ static const http_parser_settings h1_settings;
 
 /* ---------------- pools ---------------- */
 
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static void pool_free(h1_pool *p)
 {
     free(p->key);
@@ -146,7 +139,7 @@ static void pool_free(h1_pool *p)
 /* The pool of op's origin, made from op's parsed URL on first use. NULL on OOM / a URL without host. */
 static h1_pool *pool_get(aw_h1 *h1, const aw_op *op)
 {
-    size_t hash = hash_str(op->origin_key);
+    size_t hash = aw_str_hash(op->origin_key);
     size_t b = hash & (h1->tab_n - 1);
     for (h1_pool *p = h1->tab[b]; p; p = p->hnext)
         if (p->hash == hash && !strcmp(p->key, op->origin_key)) return p;
@@ -289,12 +282,17 @@ static void conn_close(h1_conn *c)
     free(c);
 }
 
-static h1_conn *conn_new(aw_h1 *h1, h1_pool *p)
+/* A new connection of pool p for op's attempt (its deadlines from aw_h1_start). */
+static h1_conn *conn_new(aw_h1 *h1, h1_pool *p, aw_op *op)
 {
     h1_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->h1 = h1;
     c->pool = p;
+    c->op = op;
+    op->h1c = c;
+    c->attempt_due = op->h1_attempt_due;
+    c->connect_due = op->h1_connect_due;
     c->anext = h1->conns;
     if (h1->conns) h1->conns->aprev = c;
     h1->conns = c;
@@ -359,16 +357,12 @@ static void resend_fresh(h1_conn *c)
     aw_h1 *h1 = c->h1;
     h1_pool *p = c->pool;
     aw_op *op = detach(c, false);
-    h1_conn *n = conn_new(h1, p);
+    h1_conn *n = conn_new(h1, p, op);
     if (!n) {
         aw_attempt_end e = {.status = AW_ENOMEM, .why = "out of memory"};
         aw_req_attempt_end(op, &e);
         return;
     }
-    n->op = op;
-    op->h1c = n;
-    n->attempt_due = op->h1_attempt_due;
-    n->connect_due = op->h1_connect_due;
     conn_begin(n);
 }
 
@@ -894,12 +888,7 @@ void aw_h1_start(aw_h1 *h1, aw_op *op, uint64_t remain_ms)
     op->h1_attempt_due = now + (net->attempt_ms < remain_ms ? net->attempt_ms : remain_ms);
     op->h1_connect_due = now + (net->connect_ms < remain_ms ? net->connect_ms : remain_ms);
     h1_pool *p = pool_get(h1, op);
-    if (!p) {
-        aw_attempt_end e = {.status = AW_ENOMEM, .never_left = true, .why = "out of memory", .defer = true};
-        aw_req_attempt_end(op, &e);
-        return;
-    }
-    if (p->idle) {
+    if (p && p->idle) {
         h1_conn *c = p->idle; /* the most recently used: its memory is the likeliest in cache */
         idle_unlink(c);
         c->op = op;
@@ -910,16 +899,12 @@ void aw_h1_start(aw_h1 *h1, aw_op *op, uint64_t remain_ms)
         send_request(c);
         return;
     }
-    h1_conn *c = conn_new(h1, p);
+    h1_conn *c = p ? conn_new(h1, p, op) : NULL;
     if (!c) {
         aw_attempt_end e = {.status = AW_ENOMEM, .never_left = true, .why = "out of memory", .defer = true};
         aw_req_attempt_end(op, &e);
         return;
     }
-    c->op = op;
-    op->h1c = c;
-    c->attempt_due = op->h1_attempt_due;
-    c->connect_due = op->h1_connect_due;
     arm(c, c->connect_due < c->attempt_due ? c->connect_due : c->attempt_due);
     c->queued = true; /* begins from on_kick, never inside this start call */
     c->kprev = h1->kq_tail;

@@ -210,3 +210,10 @@ char *aw_trim_dup(const char *s, size_t n)
     d[n] = 0;
     return d;
 }
+
+size_t aw_str_hash(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}

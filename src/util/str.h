@@ -29,6 +29,8 @@ void aw_buf_free(aw_buf *b);
 /* Copy the string src (NULL = "") into dst of size n (> 0): at most n - 1 bytes, always NUL-terminated,
  * cut short when longer. What snprintf(dst, n, "%s", src) does, at a twentieth of the cost. */
 void aw_strlcpy(char *dst, const char *src, size_t n);
+/* FNV-1a of the NUL-terminated s (hash tables keyed by strings). */
+size_t aw_str_hash(const char *s);
 /* A malloc'd copy of the n bytes at s without leading and trailing white space; NULL on OOM. */
 char *aw_trim_dup(const char *s, size_t n);
 
