@@ -1,4 +1,6 @@
-/* The built-in HTTP/1.1 client for plain-http peers (see http1.h for when it is used).
+/* The built-in HTTP/1.1 client for plain-http peers (see http1.h for when it is used): origins, connections,
+ * connecting and the life of an attempt. The request's bytes and the reading of the answer are in
+ * http1_msg.c.
  *
  * Why not libcurl here: a fan-out request through libcurl 7.88 costs the client ~3 times the CPU of the
  * same bytes sent and read with libuv alone, most of it in libcurl's printf-style request formatting
@@ -19,112 +21,13 @@
  *
  * An attempt on a reused connection that the peer had closed meanwhile (nothing read back) is sent again
  * once on a new connection, as libcurl does; it does not count as another attempt. */
-#include <ctype.h>
-#include <http_parser.h>
-#include <limits.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <uv.h>
 
-#include "peer/http1.h"
+#include "peer/http1_internal.h"
 #include "util/str.h"
 
-#define H1_DNS_TTL_MS 60000
-#define H1_IDLE_MAX_MS 90000
-#define H1_MAX_ADDRS 4
-#define H1_HDR_VALUE_MAX 1024 /* Location / Retry-After values kept */
-/* New connections begin at most this many per loop turn: a cold fan-out to thousands of peers would otherwise
- * hold the loop for all its connects at once (10,000 loopback connects take ~250 ms of CPU here), while the
- * loop's other work (inbound requests, the first connections' requests and answers) waits. */
-#define H1_CONNECTS_PER_TURN 128
-
-typedef struct h1_conn h1_conn;
-
-typedef struct h1_pool {
-    char *key; /* the origin key, "http://host:port" */
-    size_t hash;
-    struct h1_pool *hnext;
-    char *host;    /* for the lookup / the address literal (no brackets) */
-    char *hostln;  /* "Host: host[:port]\r\n" */
-    size_t hostln_len;
-    char port[8];
-    struct sockaddr_storage addrs[H1_MAX_ADDRS];
-    int n_addrs;
-    uint64_t addrs_until; /* loop ms */
-    h1_conn *idle;        /* idle connections, most recently used first */
-    size_t n_conns;       /* connections of this origin, idle or busy */
-} h1_pool;
-
-typedef struct h1_sock {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    h1_conn *conn; /* NULL once the connection let go of it */
-    aw_h1 *h1;
-} h1_sock;
-
-typedef struct h1_gai {
-    uv_getaddrinfo_t req;
-    aw_h1 *h1;
-    h1_conn *conn; /* NULL once the connection let go of it */
-} h1_gai;
-
-typedef struct h1_write {
-    uv_write_t req;
-    h1_sock *sock;
-    uint64_t seq; /* the connection's request it carries */
-    char data[];
-} h1_write;
-
-enum { HV_NONE, HV_LOCATION, HV_RETRY_AFTER };
-
-struct h1_conn {
-    aw_h1 *h1;
-    h1_pool *pool;
-    h1_sock *sock;
-    h1_gai *gai;
-    aw_op *op;              /* the attempt on it; NULL when idle */
-    h1_conn *inext, *iprev; /* the pool's idle list */
-    h1_conn *lnext, *lprev; /* every idle connection, most recently used first */
-    h1_conn *knext, *kprev; /* the queue of new connections waiting to begin */
-    bool queued;
-    h1_conn *anext, *aprev; /* every connection of the client */
-    aw_tnode tn;            /* connect / answer deadline, or a deferred failure */
-    uint64_t attempt_due;   /* loop ms: the attempt's answer deadline */
-    uint64_t connect_due;   /* loop ms: the connect deadline (new connections) */
-    uint64_t idle_at;
-    uint64_t seq;           /* requests written on it */
-    http_parser parser;
-    int addr_i;             /* address being connected to */
-    int deferred;           /* a libuv error to act on from the timer (it happened inside a start call) */
-    int last_err;           /* the last connect error, for the message */
-    bool connected, reused, sent, got_bytes, done, keep, cap_hit, in_value, name_long;
-    uint8_t name_len;
-    char name[16];          /* the response header being read (its first 15 bytes) */
-    int hv_kind;
-    aw_buf hval;
-};
-
-struct aw_h1 {
-    aw_peer_engine *eng;
-    aw_app *app;
-    h1_pool **tab;
-    size_t tab_n, n_pools;
-    h1_conn *conns; /* every connection */
-    h1_conn *lru_head, *lru_tail; /* idle connections of every origin, most recently used first */
-    size_t n_idle, max_idle;      /* idle connections kept at most: net.max_outbound */
-    h1_conn *kq_head, *kq_tail;   /* new connections waiting to begin, in start order */
-    uv_idle_t kick;               /* while new connections wait: begins the next H1_CONNECTS_PER_TURN of them
-                                   * each loop turn (an active idle handle also keeps the poll from blocking) */
-    bool kick_init, kick_on;
-    size_t n_pending; /* sockets not yet closed + lookups not yet called back */
-    bool shutting;
-    char rbuf[65536]; /* every read lands here and is parsed at once (one loop thread) */
-};
-
-static const http_parser_settings h1_settings;
 
 /* ---------------- pools ---------------- */
 
@@ -366,112 +269,6 @@ static void resend_fresh(h1_conn *c)
     conn_begin(n);
 }
 
-/* ---------------- answers ---------------- */
-
-static void header_done(h1_conn *c)
-{
-    aw_op *op = c->op;
-    if (op && c->hv_kind == HV_LOCATION) {
-        free(op->hdr_location);
-        op->hdr_location = aw_trim_dup(c->hval.data ? c->hval.data : "", c->hval.len);
-    } else if (op && c->hv_kind == HV_RETRY_AFTER) {
-        aw_req_retry_after(op, c->hval.data ? c->hval.data : "", c->hval.len);
-    }
-    c->hv_kind = HV_NONE;
-    c->in_value = false;
-    c->name_len = 0;
-    c->name_long = false;
-    c->hval.len = 0;
-}
-
-static int on_message_begin(http_parser *p)
-{
-    h1_conn *c = p->data;
-    aw_op *op = c->op;
-    free(op->hdr_location); /* a new response (after 1xx) */
-    op->hdr_location = NULL;
-    op->hdr_has_retry_after = false;
-    op->hdr_retry_after_ms = 0;
-    c->in_value = false;
-    c->name_len = 0;
-    c->name_long = false;
-    c->hv_kind = HV_NONE;
-    return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-    h1_conn *c = p->data;
-    if (c->in_value) header_done(c);
-    if (c->name_len + len < sizeof c->name) {
-        memcpy(c->name + c->name_len, at, len);
-        c->name_len = (uint8_t)(c->name_len + len);
-    } else {
-        c->name_long = true;
-    }
-    return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-    h1_conn *c = p->data;
-    if (!c->in_value) {
-        c->in_value = true;
-        c->hval.len = 0;
-        c->hv_kind = HV_NONE;
-        if (!c->name_long) {
-            if (c->name_len == 8 && !strncasecmp(c->name, "location", 8)) c->hv_kind = HV_LOCATION;
-            else if (c->name_len == 11 && !strncasecmp(c->name, "retry-after", 11)) c->hv_kind = HV_RETRY_AFTER;
-        }
-    }
-    if (c->hv_kind != HV_NONE && c->hval.len + len <= H1_HDR_VALUE_MAX) aw_buf_append(&c->hval, at, len);
-    return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    h1_conn *c = p->data;
-    if (c->in_value) header_done(c);
-    if (p->status_code < 200) return 0; /* 1xx: no body; the real answer follows */
-    size_t cap = aw_peer_net(c->h1->eng)->max_response;
-    if (p->content_length != ULLONG_MAX && p->content_length > 0 && p->content_length > cap) {
-        c->cap_hit = true;
-        return -1;
-    }
-    return strcmp(c->op->method, "HEAD") ? 0 : 1; /* 1: no body follows */
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-    h1_conn *c = p->data;
-    aw_op *op = c->op;
-    if (op->resp.len + len > aw_peer_net(c->h1->eng)->max_response) {
-        c->cap_hit = true;
-        return -1;
-    }
-    aw_buf_append(&op->resp, at, len);
-    return op->resp.oom ? -1 : 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    h1_conn *c = p->data;
-    if (p->status_code < 200 && p->status_code != 101) return 0; /* 100 Continue and the like */
-    c->done = true;
-    c->keep = http_should_keep_alive(p);
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-static const http_parser_settings h1_settings = {
-    .on_message_begin = on_message_begin,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
-
 static void end_answered(h1_conn *c)
 {
     long http = (long)c->parser.status_code;
@@ -483,7 +280,7 @@ static void end_answered(h1_conn *c)
 static void end_broken(h1_conn *c, int uverr)
 {
     if (uverr == UV_EOF && c->got_bytes) {
-        http_parser_execute(&c->parser, &h1_settings, NULL, 0); /* a body delimited by the close */
+        aw_h1_parse(c, NULL, 0); /* a body delimited by the close */
         if (c->done) {
             c->keep = false;
             end_answered(c);
@@ -520,7 +317,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->got_bytes = true;
-    size_t used = http_parser_execute(&c->parser, &h1_settings, buf->base, (size_t)nread);
+    size_t used = aw_h1_parse(c, buf->base, (size_t)nread);
     if (c->cap_hit) {
         char why[80];
         snprintf(why, sizeof why, "response body over %zu bytes", aw_peer_net(c->h1->eng)->max_response);
@@ -540,15 +337,6 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 /* ---------------- requests ---------------- */
 
-static bool line_is_removal(const char *h)
-{
-    const char *colon = strchr(h, ':');
-    if (!colon) return true;
-    for (const char *p = colon + 1; *p; p++)
-        if (!isspace((unsigned char)*p)) return false;
-    return true; /* "Name:" with no value: libcurl's way to send no such header */
-}
-
 static void on_written(uv_write_t *w, int status)
 {
     h1_write *wr = (h1_write *)w;
@@ -560,94 +348,21 @@ static void on_written(uv_write_t *w, int status)
 }
 
 /* Write op's request on the connected c. */
+/* Write op's request on the connected c (failures act from the timer: this may run inside a start call). */
 static void send_request(h1_conn *c)
 {
-    aw_op *op = c->op;
     c->sent = c->done = c->keep = c->cap_hit = c->got_bytes = false;
-    if (!op->h1_target) {
-        CURLU *own = NULL, *cu = op->cu;
-        if (!cu) {
-            own = cu = curl_url();
-            if (cu && curl_url_set(cu, CURLUPART_URL, op->url, 0) != CURLUE_OK) {
-                curl_url_cleanup(own);
-                own = cu = NULL;
-            }
-        }
-        char *path = NULL, *query = NULL;
-        if (cu && curl_url_get(cu, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
-            curl_url_get(cu, CURLUPART_QUERY, &query, 0);
-            size_t lp = strlen(path), lq = query ? strlen(query) : 0;
-            op->h1_target = malloc(lp + lq + 3);
-            if (op->h1_target) {
-                char *d = op->h1_target;
-                if (path[0] != '/') *d++ = '/';
-                memcpy(d, path, lp);
-                d += lp;
-                if (query) {
-                    *d++ = '?';
-                    memcpy(d, query, lq);
-                    d += lq;
-                }
-                *d = 0;
-            }
-        }
-        curl_free(path);
-        curl_free(query);
-        curl_url_cleanup(own);
-        if (!op->h1_target) {
-            c->deferred = UV_ENOMEM;
-            arm(c, 0);
-            return;
-        }
-    }
-    bool own_host = false;
-    size_t lm = strlen(op->method), lt = strlen(op->h1_target), n = lm + 1 + lt + 11;
-    for (struct curl_slist *h = op->hdrs; h; h = h->next) {
-        if (line_is_removal(h->data)) continue;
-        if (!strncasecmp(h->data, "Host:", 5)) own_host = true;
-        n += strlen(h->data) + 2;
-    }
-    if (!own_host) n += c->pool->hostln_len;
-    bool clen = op->has_body || !strcmp(op->method, "POST") || !strcmp(op->method, "PUT") ||
-                !strcmp(op->method, "PATCH");
-    char cl[48];
-    size_t lcl = 0;
-    if (clen) {
-        memcpy(cl, "Content-Length: ", 16);
-        lcl = 16;
-        char num[24];
-        size_t k = 0, v = op->body_len;
-        do num[k++] = (char)('0' + v % 10), v /= 10;
-        while (v);
-        while (k) cl[lcl++] = num[--k];
-        cl[lcl++] = '\r';
-        cl[lcl++] = '\n';
-    }
-    n += lcl + 2 + (clen ? op->body_len : 0);
-    h1_write *wr = malloc(sizeof *wr + n);
+    size_t len = 0;
+    h1_write *wr = aw_h1_request(c, &len);
     if (!wr) {
         c->deferred = UV_ENOMEM;
         arm(c, 0);
         return;
     }
-    char *d = wr->data;
-    memcpy(d, op->method, lm), d += lm, *d++ = ' ';
-    memcpy(d, op->h1_target, lt), d += lt;
-    memcpy(d, " HTTP/1.1\r\n", 11), d += 11;
-    if (!own_host) memcpy(d, c->pool->hostln, c->pool->hostln_len), d += c->pool->hostln_len;
-    for (struct curl_slist *h = op->hdrs; h; h = h->next) {
-        if (line_is_removal(h->data)) continue;
-        size_t l = strlen(h->data);
-        memcpy(d, h->data, l), d += l, *d++ = '\r', *d++ = '\n';
-    }
-    memcpy(d, cl, lcl), d += lcl, *d++ = '\r', *d++ = '\n';
-    if (clen && op->body_len) memcpy(d, op->body, op->body_len), d += op->body_len;
     wr->sock = c->sock;
     wr->seq = ++c->seq;
-    http_parser_init(&c->parser, HTTP_RESPONSE);
-    c->parser.data = c;
     c->sent = true;
-    uv_buf_t b = uv_buf_init(wr->data, (unsigned)(d - wr->data));
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)len);
     int r = uv_write(&wr->req, (uv_stream_t *)&c->sock->tcp, &b, 1, on_written);
     if (r != 0) {
         free(wr);
@@ -780,19 +495,11 @@ static void conn_begin(h1_conn *c)
         connect_next(c);
         return;
     }
-    struct sockaddr_in a4;
-    struct sockaddr_in6 a6;
     int port = atoi(p->port);
-    if (uv_ip4_addr(p->host, port, &a4) == 0) {
-        memcpy(&p->addrs[0], &a4, sizeof a4);
-        p->n_addrs = 1;
-        p->addrs_until = UINT64_MAX;
-        connect_next(c);
-        return;
-    }
-    if (strchr(p->host, ':') && uv_ip6_addr(p->host, port, &a6) == 0) {
-        memcpy(&p->addrs[0], &a6, sizeof a6);
-        p->n_addrs = 1;
+    struct sockaddr_storage *a = &p->addrs[0];
+    if (uv_ip4_addr(p->host, port, (struct sockaddr_in *)a) == 0 ||
+        (strchr(p->host, ':') && uv_ip6_addr(p->host, port, (struct sockaddr_in6 *)a) == 0)) {
+        p->n_addrs = 1; /* an address literal: no lookup, ever */
         p->addrs_until = UINT64_MAX;
         connect_next(c);
         return;
