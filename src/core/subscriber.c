@@ -293,6 +293,7 @@ typedef struct fetch_ctx {
     char actor[64], subid[64];
     int64_t set_seq;        /* last applied after the fetch */
     aw_apply_kind kind;
+    bool narrow;            /* a subtarget (or resource) inside the target: its 404 means "absent" */
     aw_sync_done_fn done;
     void *ud;
 } fetch_ctx;
@@ -302,7 +303,14 @@ static void on_scope(const aw_result *res, void *ud)
     fetch_ctx *c = ud;
     aw_app *app = c->app;
     int st = aw_result_status(res);
-    json_t *data = aw_result_json(res);
+    json_t *data = aw_result_json(res), *absent = NULL;
+    /* A property (or resource) the publisher does not have yet, or no longer has, is a valid baseline:
+     * the mirror holds nothing for it. Treating the 404 as a failure would flag a resync that fails the
+     * same way every tick. */
+    if (st == AW_EPEER && c->narrow && aw_result_http_status(res) == 404) {
+        st = AW_OK;
+        data = absent = json_null();
+    }
     if (st == AW_OK && !data) st = AW_EPROTO;
     int applied = 0;
     if (st == AW_OK) {
@@ -330,6 +338,7 @@ static void on_scope(const aw_result *res, void *ud)
     if (st != AW_OK)
         AW_WARN(&app->log, "subscriber: fetching the scope of %s failed: %s", c->subid, aw_strerror(st));
     if (c->done) c->done(c->ud, st, applied);
+    json_decref(absent);
     free(c);
 }
 
@@ -345,6 +354,7 @@ static void fetch_scope(aw_app *app, const aw_sub_rec *sub, int64_t set_seq, aw_
         aw_strlcpy(c->subid, sub->subid, sizeof c->subid);
         c->set_seq = set_seq;
         c->kind = kind;
+        c->narrow = *sub->subtarget != 0;
         c->done = done;
         c->ud = ud;
         r = peer_call(app, sub->actor, sub->peerid, "GET", path, NULL, on_scope, c);

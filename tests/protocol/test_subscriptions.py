@@ -97,6 +97,19 @@ class Subscriptions(awtest.PubSubTest):
                                  timeout=8))
         self.assertEqual(mirror(a, b)[0]["sequence"], 3)
 
+    def test_baseline_of_absent_subtarget(self):
+        """A subtarget the publisher does not have yet is an empty baseline, not a failure: no pull sync
+        follows it, so a granularity "none" subscription keeps its diffs until the subscriber asks."""
+        a, b, _ = self.pair()
+        subid = self.subscribe(a, b, subtarget="later", granularity="none")
+        self.assertEqual(remote(a, b), {})
+        self.assertEqual(b.req("PUT", "/properties/later", json_body={"x": 1}).status, 204)
+        time.sleep(2.5)  # more than a tick of the subscriber's timer and its ack interval
+        r = b.req("GET", "/subscriptions/%s/%s" % (a.id, subid)).json()
+        self.assertEqual((r["sequence"], len(r["data"])), (1, 1), r)
+        self.assertEqual(remote(a, b), {})
+        self.assertNotIn("baseline of %s failed" % subid, self.sub.read_log())
+
     def test_publisher_api_statuses(self):
         a, b, secret = self.pair()
         path = "/subscriptions/%s" % a.id
