@@ -109,6 +109,20 @@ static void req_free(aw_req *req)
     free(req);
 }
 
+/* Percent-decoding in place (MHD's own), skipped for text without a '%': MHD's decoder goes character
+ * by character through every path segment, query argument and its own copy of the URL. */
+static size_t aw_unescape(char *s)
+{
+    return strchr(s, '%') ? MHD_http_unescape(s) : strlen(s);
+}
+
+static size_t unescape_cb(void *cls, struct MHD_Connection *con, char *uri)
+{
+    (void)cls;
+    (void)con;
+    return aw_unescape(uri);
+}
+
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
 {
     aw_server *s = cls;
@@ -157,7 +171,7 @@ static int split_path(aw_req *req)
         if (req->nseg >= AW_REQ_MAX_SEGS) return 404;
         char *seg = strndup(p + i, j - i);
         if (!seg) return 503;
-        size_t dlen = MHD_http_unescape(seg);
+        size_t dlen = aw_unescape(seg);
         req->segs[req->nseg++] = seg;
         /* Decoded segments must not smuggle structure: no '/', NUL, dot segments, bad UTF-8. */
         if (dlen != strlen(seg) || strchr(seg, '/') || !strcmp(seg, ".") || !strcmp(seg, "..") ||
@@ -372,6 +386,7 @@ int aw_server_start(aw_app *app)
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)(app->cfg.reuse_port ? 1 : 0),
                             MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, s,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
