@@ -11,6 +11,7 @@
 #include "core/subscriber.h"
 #include "store/group.h"
 #include "util/json.h"
+#include "util/rand.h"
 #include "util/str.h"
 #include "util/time.h"
 
@@ -30,6 +31,20 @@ typedef struct busy_node {
     struct busy_node *next;
 } busy_node;
 
+/* Pull syncs the tick starts back off per mirror while they fail (publisher down, its scope unreadable):
+ * the next try waits 1 s, 2 s, 4 s ... up to RETRY_MAX_MS, with ±25 % jitter, so a mirror recovers within
+ * about twice its publisher's outage and a dead publisher gets no request per mirror per second. In memory:
+ * a restart tries at once. */
+#define RETRY_MAX_MS 60000
+#define RETRY_BUCKETS 256
+
+typedef struct retry_node {
+    char key[132]; /* actor:subid */
+    unsigned fails;
+    int64_t next_ms; /* no tick-started sync before this (wall-clock ms) */
+    struct retry_node *next;
+} retry_node;
+
 typedef struct aw_subscriber {
     aw_app *app;
     uv_timer_t tick;
@@ -43,6 +58,7 @@ typedef struct aw_subscriber {
     bool backstop;        /* a backstop walk is under way */
     char bs_actor[64], bs_subid[64];
     busy_node *busy; /* mirrors with a sync/ack in flight (no second one is started) */
+    retry_node *retry[RETRY_BUCKETS]; /* mirrors whose last tick-started sync failed */
     json_t *fires;   /* data-hook calls waiting for the current transaction to commit */
 } aw_subscriber;
 
@@ -78,6 +94,87 @@ static void busy_release(aw_app *app, const char *what, const char *actor, const
             return;
         }
     }
+}
+
+static retry_node **retry_slot(aw_subscriber *sb, const char *key)
+{
+    retry_node **pp = &sb->retry[aw_str_hash(key) % RETRY_BUCKETS];
+    while (*pp && strcmp((*pp)->key, key) != 0) pp = &(*pp)->next;
+    return pp;
+}
+
+/* The delay before the next try after `fails` failures in a row. */
+int64_t aw_subscriber_retry_ms(unsigned fails)
+{
+    int64_t d = RETRY_MAX_MS;
+    if (fails > 0 && fails <= 16) {
+        d = (int64_t)1000 << (fails - 1);
+        if (d > RETRY_MAX_MS) d = RETRY_MAX_MS;
+    }
+    return d - d / 4 + (int64_t)aw_rand_below((unsigned)(d / 2) + 1);
+}
+
+typedef struct tick_sync {
+    aw_app *app;
+    char key[132];
+} tick_sync;
+
+/* A tick-started sync ended: forget the mirror's failures, or count one more and set the next try. */
+static void on_tick_synced(void *ud, int status, int applied)
+{
+    (void)applied;
+    tick_sync *t = ud;
+    aw_subscriber *sb = t->app->subscriber;
+    if (sb && status != AW_EALREADY) {
+        retry_node **pp = retry_slot(sb, t->key);
+        if (status == AW_OK || status == AW_ENOTFOUND) { /* in sync, or the mirror is gone */
+            if (*pp) {
+                retry_node *n = *pp;
+                *pp = n->next;
+                free(n);
+            }
+        } else {
+            if (!*pp && (*pp = calloc(1, sizeof **pp))) aw_strlcpy((*pp)->key, t->key, sizeof (*pp)->key);
+            if (*pp) {
+                (*pp)->fails++;
+                (*pp)->next_ms = aw_time_ms() + aw_subscriber_retry_ms((*pp)->fails);
+            }
+        }
+    }
+    free(t);
+}
+
+/* Forget failures not retried for 10 minutes: their mirrors are gone (a failing one is retried within a
+ * minute of its due time). */
+static void retry_sweep(aw_subscriber *sb, int64_t now_ms)
+{
+    for (size_t i = 0; i < RETRY_BUCKETS; i++) {
+        for (retry_node **pp = &sb->retry[i]; *pp;) {
+            if ((*pp)->next_ms < now_ms - 600000) {
+                retry_node *n = *pp;
+                *pp = n->next;
+                free(n);
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+}
+
+/* A pull sync for the tick, unless the mirror's last ones failed and its next try is not due yet. */
+static void tick_sync_start(aw_app *app, const char *actor, const char *subid, int64_t now_ms)
+{
+    aw_subscriber *sb = app->subscriber;
+    tick_sync *t = calloc(1, sizeof *t);
+    if (!t) return;
+    t->app = app;
+    snprintf(t->key, sizeof t->key, "%s:%s", actor, subid);
+    retry_node *n = *retry_slot(sb, t->key);
+    if (n && n->next_ms > now_ms) {
+        free(t);
+        return;
+    }
+    aw_subscriber_sync(app, actor, subid, on_tick_synced, t);
 }
 
 /* Data-hook notifications collected while a transaction applies data; fired once it commits. */
@@ -692,6 +789,7 @@ void aw_subscriber_receive(aw_app *app, const char *actor, const char *subid, js
 typedef struct tick_ctx {
     aw_app *app;
     int64_t stale_ms;
+    int64_t now_ms;
     bool acks;
     bool backstop;
     size_t n;                          /* mirrors seen */
@@ -708,7 +806,7 @@ static int on_attention(const aw_sub_rec *sub, void *ud)
     int64_t n = 0, oldest = 0;
     aw_app_store(app)->pending->count(aw_app_store(app), sub->actor, sub->subid, &n, &oldest);
     if (t->backstop || sub->resync_pending || (n > 0 && oldest <= t->stale_ms))
-        aw_subscriber_sync(app, sub->actor, sub->subid, NULL, NULL);
+        tick_sync_start(app, sub->actor, sub->subid, t->now_ms);
     else if (t->acks && sub->sequence > sub->acked_seq) send_ack(app, sub, sub->sequence);
     return AW_OK;
 }
@@ -726,8 +824,12 @@ static void on_tick(uv_timer_t *h)
     uint64_t now = aw_mono_ms();
     bool acks = aw_subscriber_ack_due(now, sb->last_ack_ms, sb->last_rx_ms);
     if (acks) sb->last_ack_ms = now;
-    if (sb->ticks % BACKSTOP_TICKS == 0) sb->backstop = true;
-    tick_ctx t = {sb->app, aw_time_ms() - (int64_t)sb->app->cfg.gap_timeout_ms, acks, sb->backstop, 0, "", ""};
+    int64_t wall = aw_time_ms();
+    if (sb->ticks % BACKSTOP_TICKS == 0) {
+        sb->backstop = true;
+        retry_sweep(sb, wall);
+    }
+    tick_ctx t = {sb->app, wall - (int64_t)sb->app->cfg.gap_timeout_ms, wall, acks, sb->backstop, 0, "", ""};
     /* One look per tick, at most 1000 mirrors: the next tick goes on after the last one, and a look that
      * got fewer went round, so the next starts at the first again. The backstop walks every mirror that
      * way, 1000 a tick, then ends. */
@@ -777,6 +879,13 @@ void aw_subscriber_free(aw_app *app)
         busy_node *n = sb->busy;
         sb->busy = n->next;
         free(n);
+    }
+    for (size_t i = 0; i < RETRY_BUCKETS; i++) {
+        while (sb->retry[i]) {
+            retry_node *n = sb->retry[i];
+            sb->retry[i] = n->next;
+            free(n);
+        }
     }
     free(sb);
     app->subscriber = NULL;

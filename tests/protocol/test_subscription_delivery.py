@@ -186,6 +186,57 @@ class Delivery(awtest.MultiDaemonTest):
         self.assertConverges(a, b, timeout=40)
         self.assertEqual(mirror(a, b)[0]["sequence"], 5)
 
+    def test_subscriber_pull_sync_backs_off_while_publisher_fails(self):
+        """A resync the subscriber cannot complete (its publisher answers 500) is retried by the timer with a
+        growing delay, not every tick; once the publisher is back, the mirror converges."""
+        pub, sub, a, b, secret = self.pair(sub_args=("--gap-timeout", "1"))
+        b.req("PUT", "/properties/before", body="zero")
+        subid = subscribe(a, b)
+        pub.stop()
+        seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                seen.append((time.time(), self.path))
+                body = b'{"error": "down for maintenance"}'
+                self.send_response(500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        fake = http.server.ThreadingHTTPServer(("127.0.0.1", pub.port), H)
+        fake.daemon_threads = True
+        threading.Thread(target=fake.serve_forever, daemon=True).start()
+        try:
+            # a resync callback without data: its fetch fails, so the mirror keeps a resync pending, which
+            # the timer's pull syncs try to honour
+            path = "/callbacks/subscriptions/%s/%s" % (b.id, subid)
+            r = a.req("POST", path, bearer=secret, json_body={"id": b.id, "subscriptionid": subid, "target":
+                                                              "properties", "granularity": "high", "sequence": 1,
+                                                              "type": "resync"})
+            self.assertEqual(r.status, 204, r)
+            self.assertTrue(wait_for(lambda: any("/subscriptions/" in p for _, p in seen), timeout=10),
+                            "no pull sync reached the publisher: %r" % seen)
+            time.sleep(9)
+        finally:
+            fake.shutdown()
+            fake.server_close()
+        pulls = [t for t, p in seen if "/subscriptions/" in p]
+        # one try every tick (0.5 s at this gap timeout) would be ~19; with 1, 2, 4, 8 s (±25 %) it is 4 or 5
+        self.assertTrue(3 <= len(pulls) <= 6, [round(t - pulls[0], 2) for t in pulls])
+        gaps = [b2 - a2 for a2, b2 in zip(pulls, pulls[1:])]
+        self.assertTrue(all(g2 > g1 for g1, g2 in zip(gaps, gaps[1:])), gaps)
+        # the publisher is back (it knows nothing of sequence 2: the mirror takes a baseline and converges)
+        pub.start()
+        b.req("PUT", "/properties/after", body="one")
+        self.assertConverges(a, b, timeout=30)
+
     def test_answered_callbacks_survive_kill9(self):
         """Group commit (store/group.h): callbacks arriving together share one transaction and are answered
         only after it commits, so every callback answered 204 survives kill -9 of the subscriber."""

@@ -207,6 +207,21 @@ static void test_ack_rule(void **state)
     assert_true(aw_subscriber_ack_due(t, t - 10000, t));       /* a stream that never pauses: every 10 s */
 }
 
+/* The timer's pull syncs back off per mirror while they fail: 1 s doubling up to 60 s, ±25 % jitter. */
+static void test_retry_backoff(void **state)
+{
+    (void)state;
+    const int64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
+    for (unsigned f = 1; f <= 9; f++) {
+        for (int i = 0; i < 200; i++) {
+            int64_t d = aw_subscriber_retry_ms(f);
+            assert_true(d >= want[f - 1] - want[f - 1] / 4);
+            assert_true(d <= want[f - 1] + want[f - 1] / 4);
+        }
+    }
+    for (int i = 0; i < 50; i++) assert_true(aw_subscriber_retry_ms(1000) <= 75000); /* no overflow */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +230,7 @@ int main(void)
     };
     const struct CMUnitTest pure[] = {
         cmocka_unit_test(test_ack_rule),
+        cmocka_unit_test(test_retry_backoff),
     };
     int failed = cmocka_run_group_tests(pure, NULL, NULL);
     return failed + cmocka_run_group_tests(tests, setup, teardown);
