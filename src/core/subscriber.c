@@ -114,34 +114,42 @@ int64_t aw_subscriber_retry_ms(unsigned fails)
     return d - d / 4 + (int64_t)aw_rand_below((unsigned)(d / 2) + 1);
 }
 
-typedef struct tick_sync {
-    aw_app *app;
-    char key[132];
-} tick_sync;
-
-/* A tick-started sync ended: forget the mirror's failures, or count one more and set the next try. */
-static void on_tick_synced(void *ud, int status, int applied)
+static void retry_key(char key[132], const char *actor, const char *subid)
 {
-    (void)applied;
-    tick_sync *t = ud;
-    aw_subscriber *sb = t->app->subscriber;
-    if (sb && status != AW_EALREADY) {
-        retry_node **pp = retry_slot(sb, t->key);
-        if (status == AW_OK || status == AW_ENOTFOUND) { /* in sync, or the mirror is gone */
-            if (*pp) {
-                retry_node *n = *pp;
-                *pp = n->next;
-                free(n);
-            }
-        } else {
-            if (!*pp && (*pp = calloc(1, sizeof **pp))) aw_strlcpy((*pp)->key, t->key, sizeof (*pp)->key);
-            if (*pp) {
-                (*pp)->fails++;
-                (*pp)->next_ms = aw_time_ms() + aw_subscriber_retry_ms((*pp)->fails);
-            }
+    snprintf(key, 132, "%s:%s", actor, subid);
+}
+
+/* A request of the timer to the mirror's publisher (pull sync or acknowledgement) ended: `ok` forgets the
+ * mirror's failures, else one more is counted and the next try set. */
+static void retry_note(aw_app *app, const char *actor, const char *subid, bool ok)
+{
+    aw_subscriber *sb = app->subscriber;
+    if (!sb) return;
+    char key[132];
+    retry_key(key, actor, subid);
+    retry_node **pp = retry_slot(sb, key);
+    if (ok) {
+        if (*pp) {
+            retry_node *n = *pp;
+            *pp = n->next;
+            free(n);
         }
+        return;
     }
-    free(t);
+    if (!*pp && (*pp = calloc(1, sizeof **pp))) aw_strlcpy((*pp)->key, key, sizeof (*pp)->key);
+    if (*pp) {
+        (*pp)->fails++;
+        (*pp)->next_ms = aw_time_ms() + aw_subscriber_retry_ms((*pp)->fails);
+    }
+}
+
+/* Whether the timer may contact the mirror's publisher now (no failures, or the next try is due). */
+static bool retry_due(aw_app *app, const char *actor, const char *subid, int64_t now_ms)
+{
+    char key[132];
+    retry_key(key, actor, subid);
+    retry_node *n = *retry_slot(app->subscriber, key);
+    return !n || n->next_ms <= now_ms;
 }
 
 /* Forget failures not retried for 10 minutes: their mirrors are gone (a failing one is retried within a
@@ -161,19 +169,27 @@ static void retry_sweep(aw_subscriber *sb, int64_t now_ms)
     }
 }
 
-/* A pull sync for the tick, unless the mirror's last ones failed and its next try is not due yet. */
-static void tick_sync_start(aw_app *app, const char *actor, const char *subid, int64_t now_ms)
+typedef struct tick_sync {
+    aw_app *app;
+    char actor[64], subid[64];
+} tick_sync;
+
+static void on_tick_synced(void *ud, int status, int applied)
 {
-    aw_subscriber *sb = app->subscriber;
+    (void)applied;
+    tick_sync *t = ud;
+    /* AW_ENOTFOUND: the mirror is gone. AW_EALREADY: another sync of it was under way. */
+    if (status != AW_EALREADY) retry_note(t->app, t->actor, t->subid, status == AW_OK || status == AW_ENOTFOUND);
+    free(t);
+}
+
+static void tick_sync_start(aw_app *app, const char *actor, const char *subid)
+{
     tick_sync *t = calloc(1, sizeof *t);
     if (!t) return;
     t->app = app;
-    snprintf(t->key, sizeof t->key, "%s:%s", actor, subid);
-    retry_node *n = *retry_slot(sb, t->key);
-    if (n && n->next_ms > now_ms) {
-        free(t);
-        return;
-    }
+    aw_strlcpy(t->actor, actor, sizeof t->actor);
+    aw_strlcpy(t->subid, subid, sizeof t->subid);
     aw_subscriber_sync(app, actor, subid, on_tick_synced, t);
 }
 
@@ -354,15 +370,18 @@ typedef struct ack_ctx {
 static void on_acked(const aw_result *res, void *ud)
 {
     ack_ctx *c = ud;
-    if (aw_result_status(res) == AW_OK && aw_app_store(c->app))
+    bool ok = aw_result_status(res) == AW_OK;
+    if (ok && aw_app_store(c->app))
         aw_app_store(c->app)->subs->set_state(aw_app_store(c->app), c->actor, c->subid, -1, c->seq, -1);
+    if (aw_result_status(res) != AW_ECANCELED) retry_note(c->app, c->actor, c->subid, ok);
     busy_release(c->app, "ack", c->actor, c->subid);
     free(c);
 }
 
 static void send_ack(aw_app *app, const aw_sub_rec *sub, int64_t seq)
 {
-    if (seq <= 0 || !busy_take(app, "ack", sub->actor, sub->subid)) return;
+    /* Acknowledged already: the publisher dropped those diffs. */
+    if (seq <= 0 || seq <= sub->acked_seq || !busy_take(app, "ack", sub->actor, sub->subid)) return;
     ack_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         busy_release(app, "ack", sub->actor, sub->subid);
@@ -805,9 +824,11 @@ static int on_attention(const aw_sub_rec *sub, void *ud)
     aw_strlcpy(t->last_subid, sub->subid, sizeof t->last_subid);
     int64_t n = 0, oldest = 0;
     aw_app_store(app)->pending->count(aw_app_store(app), sub->actor, sub->subid, &n, &oldest);
-    if (t->backstop || sub->resync_pending || (n > 0 && oldest <= t->stale_ms))
-        tick_sync_start(app, sub->actor, sub->subid, t->now_ms);
-    else if (t->acks && sub->sequence > sub->acked_seq) send_ack(app, sub, sub->sequence);
+    bool sync = t->backstop || sub->resync_pending || (n > 0 && oldest <= t->stale_ms);
+    bool ack = !sync && t->acks && sub->sequence > sub->acked_seq;
+    if ((sync || ack) && !retry_due(app, sub->actor, sub->subid, t->now_ms)) return AW_OK;
+    if (sync) tick_sync_start(app, sub->actor, sub->subid);
+    else if (ack) send_ack(app, sub, sub->sequence);
     return AW_OK;
 }
 
