@@ -31,17 +31,17 @@ typedef struct busy_node {
     struct busy_node *next;
 } busy_node;
 
-/* Pull syncs the tick starts back off per mirror while they fail (publisher down, its scope unreadable):
- * the next try waits 1 s, 2 s, 4 s ... up to RETRY_MAX_MS, with ±25 % jitter, so a mirror recovers within
- * about twice its publisher's outage and a dead publisher gets no request per mirror per second. In memory:
- * a restart tries at once. */
+/* The timer's requests for a mirror (pull syncs, acknowledgements) back off while they fail (publisher
+ * down, its scope unreadable): the next try waits 1 s, 2 s, 4 s ... up to RETRY_MAX_MS, with ±25 % jitter,
+ * so a mirror recovers within about twice its publisher's outage and a dead publisher gets no request per
+ * mirror per second. In memory: a restart tries at once. */
 #define RETRY_MAX_MS 60000
 #define RETRY_BUCKETS 256
 
 typedef struct retry_node {
     char key[132]; /* actor:subid */
     unsigned fails;
-    int64_t next_ms; /* no tick-started sync before this (wall-clock ms) */
+    int64_t next_ms; /* the timer leaves the mirror's publisher alone until then (wall-clock ms) */
     struct retry_node *next;
 } retry_node;
 
@@ -58,7 +58,7 @@ typedef struct aw_subscriber {
     bool backstop;        /* a backstop walk is under way */
     char bs_actor[64], bs_subid[64];
     busy_node *busy; /* mirrors with a sync/ack in flight (no second one is started) */
-    retry_node *retry[RETRY_BUCKETS]; /* mirrors whose last tick-started sync failed */
+    retry_node *retry[RETRY_BUCKETS]; /* mirrors whose last request to their publisher failed */
     json_t *fires;   /* data-hook calls waiting for the current transaction to commit */
 } aw_subscriber;
 
