@@ -7,11 +7,11 @@
 #include <actingweb/peer.h>
 
 #include "core/hooks.h"
+#include "core/mirror_backoff.h"
 #include "core/remote_store.h"
 #include "core/subscriber.h"
 #include "store/group.h"
 #include "util/json.h"
-#include "util/rand.h"
 #include "util/str.h"
 #include "util/time.h"
 
@@ -31,20 +31,6 @@ typedef struct busy_node {
     struct busy_node *next;
 } busy_node;
 
-/* The timer's requests for a mirror (pull syncs, acknowledgements) back off while they fail (publisher
- * down, its scope unreadable): the next try waits 1 s, 2 s, 4 s ... up to RETRY_MAX_MS, with ±25 % jitter,
- * so a mirror recovers within about twice its publisher's outage and a dead publisher gets no request per
- * mirror per second. In memory: a restart tries at once. */
-#define RETRY_MAX_MS 60000
-#define RETRY_BUCKETS 256
-
-typedef struct retry_node {
-    char key[132]; /* actor:subid */
-    unsigned fails;
-    int64_t next_ms; /* the timer leaves the mirror's publisher alone until then (wall-clock ms) */
-    struct retry_node *next;
-} retry_node;
-
 typedef struct aw_subscriber {
     aw_app *app;
     uv_timer_t tick;
@@ -58,7 +44,7 @@ typedef struct aw_subscriber {
     bool backstop;        /* a backstop walk is under way */
     char bs_actor[64], bs_subid[64];
     busy_node *busy; /* mirrors with a sync/ack in flight (no second one is started) */
-    retry_node *retry[RETRY_BUCKETS]; /* mirrors whose last request to their publisher failed */
+    aw_mirror_backoff *backoff; /* mirrors whose last request to their publisher failed */
     json_t *fires;   /* data-hook calls waiting for the current transaction to commit */
 } aw_subscriber;
 
@@ -96,77 +82,10 @@ static void busy_release(aw_app *app, const char *what, const char *actor, const
     }
 }
 
-static retry_node **retry_slot(aw_subscriber *sb, const char *key)
-{
-    retry_node **pp = &sb->retry[aw_str_hash(key) % RETRY_BUCKETS];
-    while (*pp && strcmp((*pp)->key, key) != 0) pp = &(*pp)->next;
-    return pp;
-}
-
-/* The delay before the next try after `fails` failures in a row. */
-int64_t aw_subscriber_retry_ms(unsigned fails)
-{
-    int64_t d = RETRY_MAX_MS;
-    if (fails > 0 && fails <= 16) {
-        d = (int64_t)1000 << (fails - 1);
-        if (d > RETRY_MAX_MS) d = RETRY_MAX_MS;
-    }
-    return d - d / 4 + (int64_t)aw_rand_below((unsigned)(d / 2) + 1);
-}
-
-static void retry_key(char key[132], const char *actor, const char *subid)
-{
-    snprintf(key, 132, "%s:%s", actor, subid);
-}
-
-/* A request of the timer to the mirror's publisher (pull sync or acknowledgement) ended: `ok` forgets the
- * mirror's failures, else one more is counted and the next try set. */
+/* A request of the timer to the mirror's publisher (pull sync or acknowledgement) ended. */
 static void retry_note(aw_app *app, const char *actor, const char *subid, bool ok)
 {
-    aw_subscriber *sb = app->subscriber;
-    if (!sb) return;
-    char key[132];
-    retry_key(key, actor, subid);
-    retry_node **pp = retry_slot(sb, key);
-    if (ok) {
-        if (*pp) {
-            retry_node *n = *pp;
-            *pp = n->next;
-            free(n);
-        }
-        return;
-    }
-    if (!*pp && (*pp = calloc(1, sizeof **pp))) aw_strlcpy((*pp)->key, key, sizeof (*pp)->key);
-    if (*pp) {
-        (*pp)->fails++;
-        (*pp)->next_ms = aw_time_ms() + aw_subscriber_retry_ms((*pp)->fails);
-    }
-}
-
-/* Whether the timer may contact the mirror's publisher now (no failures, or the next try is due). */
-static bool retry_due(aw_app *app, const char *actor, const char *subid, int64_t now_ms)
-{
-    char key[132];
-    retry_key(key, actor, subid);
-    retry_node *n = *retry_slot(app->subscriber, key);
-    return !n || n->next_ms <= now_ms;
-}
-
-/* Forget failures not retried for 10 minutes: their mirrors are gone (a failing one is retried within a
- * minute of its due time). */
-static void retry_sweep(aw_subscriber *sb, int64_t now_ms)
-{
-    for (size_t i = 0; i < RETRY_BUCKETS; i++) {
-        for (retry_node **pp = &sb->retry[i]; *pp;) {
-            if ((*pp)->next_ms < now_ms - 600000) {
-                retry_node *n = *pp;
-                *pp = n->next;
-                free(n);
-            } else {
-                pp = &(*pp)->next;
-            }
-        }
-    }
+    if (app->subscriber) aw_mirror_backoff_note(app->subscriber->backoff, actor, subid, ok, aw_time_ms());
 }
 
 typedef struct tick_sync {
@@ -826,7 +745,8 @@ static int on_attention(const aw_sub_rec *sub, void *ud)
     aw_app_store(app)->pending->count(aw_app_store(app), sub->actor, sub->subid, &n, &oldest);
     bool sync = t->backstop || sub->resync_pending || (n > 0 && oldest <= t->stale_ms);
     bool ack = !sync && t->acks && sub->sequence > sub->acked_seq;
-    if ((sync || ack) && !retry_due(app, sub->actor, sub->subid, t->now_ms)) return AW_OK;
+    if ((sync || ack) && !aw_mirror_backoff_due(app->subscriber->backoff, sub->actor, sub->subid, t->now_ms))
+        return AW_OK;
     if (sync) tick_sync_start(app, sub->actor, sub->subid);
     else if (ack) send_ack(app, sub, sub->sequence);
     return AW_OK;
@@ -848,7 +768,7 @@ static void on_tick(uv_timer_t *h)
     int64_t wall = aw_time_ms();
     if (sb->ticks % BACKSTOP_TICKS == 0) {
         sb->backstop = true;
-        retry_sweep(sb, wall);
+        aw_mirror_backoff_sweep(sb->backoff, wall);
     }
     tick_ctx t = {sb->app, wall - (int64_t)sb->app->cfg.gap_timeout_ms, wall, acks, sb->backstop, 0, "", ""};
     /* One look per tick, at most 1000 mirrors: the next tick goes on after the last one, and a look that
@@ -870,6 +790,7 @@ int aw_subscriber_start(aw_app *app)
     aw_subscriber *sb = calloc(1, sizeof *sb);
     if (!sb) return AW_ENOMEM;
     sb->app = app;
+    sb->backoff = aw_mirror_backoff_new(); /* NULL (out of memory): no backoff */
     uv_timer_init(app->loop, &sb->tick);
     sb->tick.data = sb;
     uint32_t period = TICK_MS;
@@ -901,13 +822,7 @@ void aw_subscriber_free(aw_app *app)
         sb->busy = n->next;
         free(n);
     }
-    for (size_t i = 0; i < RETRY_BUCKETS; i++) {
-        while (sb->retry[i]) {
-            retry_node *n = sb->retry[i];
-            sb->retry[i] = n->next;
-            free(n);
-        }
-    }
+    aw_mirror_backoff_free(sb->backoff);
     free(sb);
     app->subscriber = NULL;
 }

@@ -43,10 +43,6 @@ void aw_subscriber_free(aw_app *app);
  * callbacks keep arriving, only once they pause for 0.5 s, or 10 s after the last round. Pure. */
 bool aw_subscriber_ack_due(uint64_t now, uint64_t last_ack, uint64_t last_rx);
 
-/* The wait (ms) before the timer's next pull sync of a mirror whose last `fails` (>= 1) failed in a row:
- * 1 s doubling per failure up to 60 s, each with ±25 % jitter. */
-int64_t aw_subscriber_retry_ms(unsigned fails);
-
 /* A pending callback was queued: make sure the gap check runs within the gap timeout. */
 void aw_subscriber_arm_gap(aw_app *app);
 

@@ -17,7 +17,6 @@
 #include "peer/callback_body.h"
 #include "peer/delivery.h"
 #include "util/json.h"
-#include "util/rand.h"
 #include "util/time.h"
 
 #define LEASE_MS 60000
@@ -244,14 +243,7 @@ static void job_done_take(aw_delivery *d, job_ctx *c)
     if (!d->closing && !uv_is_active((uv_handle_t *)&d->flush)) uv_timer_start(&d->flush, on_flush, 0, 0);
 }
 
-static int64_t backoff_ms(int attempts)
-{
-    int64_t b = BACKOFF_BASE_MS;
-    for (int i = 1; i < attempts && b < BACKOFF_CAP_MS; i++) b *= 2;
-    if (b > BACKOFF_CAP_MS) b = BACKOFF_CAP_MS;
-    int64_t jitter = (int64_t)aw_rand_below((unsigned)(b * 2 / 5 + 1)) - b / 5; /* ±20 % */
-    return b + jitter;
-}
+static int64_t backoff_ms(int attempts) { return aw_backoff_ms(attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS); }
 
 /* Per-peer circuit breaker, kept in storage so restarts and other shards see it. */
 static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok);
@@ -285,8 +277,7 @@ static int64_t pause_peer(aw_delivery *d, const aw_outbox_job *j, uint32_t retry
     if (s->outbox->pause_get(s, j->actor, j->peerid, &until, &prev) == AW_OK && prev > 0 &&
         now - until < BACKOFF_CAP_MS)
         backoff = prev * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : prev * 2;
-    int64_t jitter = (int64_t)aw_rand_below((unsigned)(backoff * 2 / 5 + 1)) - backoff / 5; /* ±20 % */
-    int64_t pause = retry_after_ms ? (int64_t)retry_after_ms : backoff + jitter;
+    int64_t pause = retry_after_ms ? (int64_t)retry_after_ms : aw_jittered_ms(backoff);
     int r = s->outbox->pause_set(s, j->actor, j->peerid, now + pause, backoff);
     if (r != AW_OK) AW_WARN(&d->app->log, "delivery: could not store the pause of peer %s: %s", j->peerid,
                             aw_strerror(r));

@@ -1,5 +1,7 @@
 #include "util/time.h"
 
+#include "util/rand.h"
+
 #include <stdio.h>
 #include <time.h>
 
@@ -41,3 +43,15 @@ uint64_t aw_mono_ns(void)
 }
 
 uint64_t aw_mono_ms(void) { return aw_mono_ns() / 1000000ull; }
+
+int64_t aw_jittered_ms(int64_t ms)
+{
+    return ms - ms / 5 + (int64_t)aw_rand_below((unsigned)(ms * 2 / 5 + 1));
+}
+
+int64_t aw_backoff_ms(int attempts, int64_t base_ms, int64_t cap_ms)
+{
+    int64_t b = base_ms;
+    for (int i = 1; i < attempts && b < cap_ms; i++) b *= 2;
+    return aw_jittered_ms(b > cap_ms ? cap_ms : b);
+}

@@ -14,5 +14,10 @@ int64_t aw_time_ms(void);
 uint64_t aw_mono_ms(void);
 /* Monotonic nanoseconds. */
 uint64_t aw_mono_ns(void);
+/* ms with ±20 % jitter (from the CSPRNG), so that many retries scheduled at once spread out. */
+int64_t aw_jittered_ms(int64_t ms);
+/* The wait before retry number `attempts` (>= 1) of something that failed: base_ms doubled per attempt after
+ * the first, at most cap_ms, jittered (aw_jittered_ms). */
+int64_t aw_backoff_ms(int attempts, int64_t base_ms, int64_t cap_ms);
 
 #endif

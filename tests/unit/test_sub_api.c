@@ -16,6 +16,7 @@
 
 #include <actingweb/actingweb.h>
 
+#include "core/mirror_backoff.h"
 #include "core/subscriber.h"
 #include "served_app.h"
 
@@ -207,19 +208,35 @@ static void test_ack_rule(void **state)
     assert_true(aw_subscriber_ack_due(t, t - 10000, t));       /* a stream that never pauses: every 10 s */
 }
 
-/* The timer's pull syncs back off per mirror while they fail: 1 s doubling up to 60 s, ±25 % jitter. */
-static void test_retry_backoff(void **state)
+/* The subscriber timer's per-mirror backoff: a failure holds the mirror back for 1 s, 2 s, 4 s ... (±20 %),
+ * at most 60 s; a success forgets it; other mirrors are unaffected; long-past entries are swept. */
+static void test_mirror_backoff(void **state)
 {
     (void)state;
-    const int64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
-    for (unsigned f = 1; f <= 9; f++) {
-        for (int i = 0; i < 200; i++) {
-            int64_t d = aw_subscriber_retry_ms(f);
-            assert_true(d >= want[f - 1] - want[f - 1] / 4);
-            assert_true(d <= want[f - 1] + want[f - 1] / 4);
-        }
+    aw_mirror_backoff *b = aw_mirror_backoff_new();
+    assert_non_null(b);
+    const int64_t t = 1700000000000LL;
+    assert_true(aw_mirror_backoff_due(b, "a1", "s1", t));
+    const int64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    for (unsigned f = 1; f <= 8; f++) {
+        aw_mirror_backoff_note(b, "a1", "s1", false, t);
+        assert_int_equal(aw_mirror_backoff_fails(b, "a1", "s1"), f);
+        int64_t lo = want[f - 1] - want[f - 1] / 5, hi = want[f - 1] + want[f - 1] / 5;
+        assert_false(aw_mirror_backoff_due(b, "a1", "s1", t + lo - 1));
+        assert_true(aw_mirror_backoff_due(b, "a1", "s1", t + hi));
     }
-    for (int i = 0; i < 50; i++) assert_true(aw_subscriber_retry_ms(1000) <= 75000); /* no overflow */
+    assert_true(aw_mirror_backoff_due(b, "a1", "s2", t)); /* another mirror */
+    assert_true(aw_mirror_backoff_due(b, "a2", "s1", t));
+    aw_mirror_backoff_note(b, "a1", "s1", true, t); /* a success forgets the failures */
+    assert_int_equal(aw_mirror_backoff_fails(b, "a1", "s1"), 0);
+    assert_true(aw_mirror_backoff_due(b, "a1", "s1", t));
+    aw_mirror_backoff_note(b, "a1", "s1", false, t);
+    aw_mirror_backoff_note(b, "a3", "s3", false, t + 700000);
+    aw_mirror_backoff_sweep(b, t + 700000); /* a1/s1's try was due ~699 s earlier: its mirror is gone */
+    assert_int_equal(aw_mirror_backoff_fails(b, "a1", "s1"), 0);
+    assert_int_equal(aw_mirror_backoff_fails(b, "a3", "s3"), 1);
+    aw_mirror_backoff_free(b);
+    assert_true(aw_mirror_backoff_due(NULL, "a1", "s1", t)); /* no table: always due */
 }
 
 int main(void)
@@ -230,7 +247,7 @@ int main(void)
     };
     const struct CMUnitTest pure[] = {
         cmocka_unit_test(test_ack_rule),
-        cmocka_unit_test(test_retry_backoff),
+        cmocka_unit_test(test_mirror_backoff),
     };
     int failed = cmocka_run_group_tests(pure, NULL, NULL);
     return failed + cmocka_run_group_tests(tests, setup, teardown);

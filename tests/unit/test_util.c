@@ -531,6 +531,26 @@ static void strlcpy_cuts(void **st)
     assert_string_equal(b, "");
 }
 
+/* Exponential backoff: base doubled per attempt after the first, capped, ±20 % jitter. */
+static void backoff_schedule(void **st)
+{
+    (void)st;
+    const int64_t want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    for (int a = 1; a <= 8; a++) {
+        for (int i = 0; i < 200; i++) {
+            int64_t d = aw_backoff_ms(a, 1000, 60000);
+            assert_true(d >= want[a - 1] - want[a - 1] / 5);
+            assert_true(d <= want[a - 1] + want[a - 1] / 5);
+        }
+    }
+    for (int i = 0; i < 50; i++) assert_true(aw_backoff_ms(INT_MAX, 1000, 300000) <= 360000); /* no overflow */
+    for (int i = 0; i < 50; i++) {
+        int64_t j = aw_jittered_ms(500);
+        assert_true(j >= 400 && j <= 600);
+    }
+    assert_int_equal(aw_jittered_ms(0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,7 +561,7 @@ int main(void)
         cmocka_unit_test(ct_streq), cmocka_unit_test(misc_str), cmocka_unit_test(strlcpy_cuts),
         cmocka_unit_test(rand_formats), cmocka_unit_test(time_formats),
         cmocka_unit_test(buf_basics), cmocka_unit_test(zip_roundtrip_and_limits),
-        cmocka_unit_test(json_buf_str_matches_jansson),
+        cmocka_unit_test(json_buf_str_matches_jansson), cmocka_unit_test(backoff_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
