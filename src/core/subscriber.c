@@ -289,10 +289,10 @@ typedef struct ack_ctx {
 static void on_acked(const aw_result *res, void *ud)
 {
     ack_ctx *c = ud;
-    bool ok = aw_result_status(res) == AW_OK;
-    if (ok && aw_app_store(c->app))
+    int st = aw_result_status(res);
+    if (st == AW_OK && aw_app_store(c->app))
         aw_app_store(c->app)->subs->set_state(aw_app_store(c->app), c->actor, c->subid, -1, c->seq, -1);
-    if (aw_result_status(res) != AW_ECANCELED) retry_note(c->app, c->actor, c->subid, ok);
+    if (st != AW_ECANCELED) retry_note(c->app, c->actor, c->subid, st == AW_OK);
     busy_release(c->app, "ack", c->actor, c->subid);
     free(c);
 }
