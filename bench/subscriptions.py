@@ -95,6 +95,14 @@ class Poller:
         return sum(c.execute("SELECT count(*) FROM subscriptions WHERE callback=1 AND peerid=? AND sequence>=?",
                              (self.pub_id, seq)).fetchone()[0] for c in self.conns)
 
+    def done(self, seq):
+        """True when no mirror is below seq. Stops at the first mirror still short, which during a burst is
+        the first row it reads: a poll costs this harness (and the two cores it shares with the daemons)
+        ~20 us instead of the ~250 us of counting every mirror (0.06-0.08 s of CPU per 20,000-callback burst,
+        against ~0.02 s now), with the same resolution at the end."""
+        return not any(c.execute("SELECT 1 FROM subscriptions WHERE callback=1 AND peerid=? AND sequence<? LIMIT 1",
+                                 (self.pub_id, seq)).fetchone() for c in self.conns)
+
     def total(self):
         """Callbacks applied so far: the sum of the mirrors' sequence numbers."""
         return sum(c.execute("SELECT coalesce(sum(sequence),0) FROM subscriptions WHERE callback=1 AND peerid=?", (self.pub_id,)).fetchone()[0] for c in self.conns)
@@ -102,6 +110,7 @@ class Poller:
     def wait_all(self, seq, n, timeout=600 if os.environ.get("CALLGRIND") else 120, per_actor=None, poll_ms=None):
         """Poll until n mirrors reached seq; records first-seen times in per_actor. Returns end time."""
         deadline = time.time() + timeout
+        cheap = per_actor is None and not TRACE and self.count(0) >= n  # every mirror exists: done() suffices
         while True:
             now = time.time()
             if per_actor is not None:
@@ -109,13 +118,16 @@ class Poller:
                 for a in got:
                     per_actor.setdefault(a, now)
                 reached = len(got)
-            else:
+            elif not cheap:
                 reached = self.count(seq)
+            else:
+                reached = n if self.done(seq) else -1  # counted only when it times out
             if TRACE and per_actor is None:
                 self.trace.append((now, self.total(), reached))
             if reached >= n:
                 return now
             if now > deadline:
+                reached = self.count(seq)
                 raise RuntimeError("only %d/%d mirrors reached sequence %d" % (reached, n, seq))
             time.sleep((poll_ms or POLL_MS) / 1000.0)
 

@@ -146,6 +146,10 @@ static int register_one(const aw_sub_rec *sub, const char *relationship, bool ap
     bool wake = !sub->send_due && strcmp(sub->granularity, "none") != 0;
     r = s->subs->next_seq_after(s, c->actor, sub->subid, sub->sequence, wake ? aw_time_ms() : 0, &seq);
     if (r == AW_OK) r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
+    if (r == AW_ECONFLICT) { /* the number was taken after the record was read (never expected): take the next */
+        r = s->subs->next_seq(s, c->actor, sub->subid, &seq);
+        if (r == AW_OK) r = s->subs->diff_add(s, c->actor, sub->subid, seq, c->ts, txt);
+    }
     free(own);
     if (r == AW_OK) c->made++;
     bool flagged = false;

@@ -221,12 +221,15 @@ typedef struct aw_store_sub_ops {
     int (*each)(aw_store *s, const char *actor, const aw_sub_filter *f, aw_sub_each_fn fn, void *ud);
     /* Delete the subscription with its diffs, outbox jobs and queued callbacks. ENOTFOUND when absent. */
     int (*del)(aw_store *s, const char *actor, const char *subid);
-    /* Atomically take the next sequence number (UPDATE ... sequence + 1 RETURNING). */
+    /* Atomically take the next sequence number of a publisher record, for something that is not a diff
+     * stored with it (a resync): stored in the record (UPDATE ... RETURNING). */
     int (*next_seq)(aw_store *s, const char *actor, const char *subid, int64_t *seq);
-    /* The same when the caller read the current sequence `prev` in its transaction: one plain UPDATE
-     * guarded by `sequence = prev` (no RETURNING); falls back to next_seq when the row moved meanwhile.
-     * wake_ms > 0 also starts the delivery cursor's wait, as outbox->cursor_wake (pass it when the record
-     * read had send_due false and the new diff is to be delivered). */
+    /* The number for a diff the caller stores next with diff_add, when it read the record's current
+     * sequence `prev` in this write transaction: prev + 1. A publisher record's sequence is its newest
+     * diff's number (or the stored floor when that is higher), so the diff itself takes the number; an
+     * ECONFLICT from that diff_add means it was taken meanwhile (then use next_seq). wake_ms > 0 also starts
+     * the delivery cursor's wait, as outbox->cursor_wake (pass it when the record read had send_due false
+     * and the new diff is to be delivered). */
     int (*next_seq_after)(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t wake_ms,
                           int64_t *seq);
     /* Mirror state: set the applied sequence (and acked/resync flags when >= 0). */
@@ -244,7 +247,7 @@ typedef struct aw_store_sub_ops {
                             char **ts, char **blob);
     /* The newest diff (highest seq; one index seek): its number, ts and blob. ENOTFOUND when none. */
     int (*diff_newest)(aw_store *s, const char *actor, const char *subid, int64_t *seq, char **ts, char **blob);
-    /* Remove diffs with seq <= upto (upto 0 = all). */
+    /* Remove diffs with seq <= upto (upto 0 = all); the record's sequence stays what it was. */
     int (*diff_clear)(aw_store *s, const char *actor, const char *subid, int64_t upto);
     /* Per-subscription diff cap (sdk-api.md §6.8), called after a diff_add whose sequence is `newest`:
      * when the subscription holds more than `cap` diffs, the oldest go. When a delivery job of a pruned

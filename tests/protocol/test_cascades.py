@@ -62,7 +62,8 @@ class Cascades(awtest.MultiDaemonTest):
                                    " FROM subscriptions WHERE callback=0")
                 self.fail("no breaker state recorded; cursors %r; publisher log:\n%s" % (jobs, self.pub.read_log()[-3000:]))
             self.assertGreater(n(self.pub, "SELECT COUNT(*) FROM subscriptions WHERE actor=? AND peerid=? AND callback=0"
-                                           " AND sent_seq < sequence", b.id, a.id), 0)
+                                           " AND sent_seq < (SELECT MAX(seq) FROM diffs d WHERE d.actor = subscriptions.actor"
+                                           " AND d.subid = subscriptions.subid)", b.id, a.id), 0)
             self.assertGreater(n(self.pub, "SELECT COUNT(*) FROM diffs WHERE actor=? AND subid=?", b.id, sid_ab), 0)
         finally:
             self.sub.resume()

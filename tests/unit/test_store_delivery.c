@@ -1,5 +1,5 @@
 /* Unit tests for the SQLite store's subscription sequences and delivery state (src/store/sqlite/outbox.c,
- * subscriptions.c): the diff cap, per-peer pauses, the guarded sequence step, delivery cursors. */
+ * subscriptions.c): the diff cap, per-peer pauses, sequence numbers, delivery cursors. */
 #include "store_fixture.h"
 
 /* ------------------------------------------------------------------ diff cap, per-peer pauses */
@@ -9,6 +9,15 @@ static int64_t sub_resync_flag(aw_store *s, const char *actor, const char *subid
     assert_int_equal(s->subs->get(s, actor, subid, &r), AW_OK);
     int64_t v = r.resync_pending;
     assert_string_equal(r.accept_encoding, "gzip");
+    aw_sub_rec_free(&r);
+    return v;
+}
+
+static int64_t sub_sequence(aw_store *s, const char *actor, const char *subid)
+{
+    aw_sub_rec r;
+    assert_int_equal(s->subs->get(s, actor, subid, &r), AW_OK);
+    int64_t v = r.sequence;
     aw_sub_rec_free(&r);
     return v;
 }
@@ -38,6 +47,7 @@ static void diff_cap_and_pauses(void **state)
     mk_publisher(s, A, "gzip");
     sqlite3 *db = raw_open(f);
     bool flagged = true;
+    raw_exec(db, "UPDATE subscriptions SET sent_seq = 1000"); /* all delivered */
     /* Under the cap nothing goes; diffs nobody still has to deliver are pruned without a flag. */
     for (int64_t seq = 1; seq <= 7; seq++) {
         assert_int_equal(s->subs->diff_add(s, A, "sub1", seq, "2026-01-01T00:00:00", "{}"), AW_OK);
@@ -89,8 +99,8 @@ static void diff_cap_and_pauses(void **state)
     sqlite3_close(db);
 }
 
-/* next_seq_after: the guarded plain UPDATE when the caller's read is current, the atomic increment when
- * the row moved since. */
+/* A publisher record's sequence is its newest diff's number or the stored floor: a diff takes its number
+ * by being stored (next_seq_after writes nothing), next_seq stores the floor, and deleting diffs keeps it. */
 static void sequence_after(void **state)
 {
     fx *f = *state;
@@ -100,16 +110,29 @@ static void sequence_after(void **state)
     aw_sub_rec rec = {.actor = (char *)A, .subid = (char *)"s1", .peerid = (char *)"p1", .target = (char *)"properties",
                       .granularity = (char *)"high", .accept_encoding = (char *)""};
     assert_int_equal(s->subs->create(s, &rec), AW_OK);
+    sqlite3 *db = raw_open(f);
     int64_t seq = 0;
     assert_int_equal(s->subs->next_seq_after(s, A, "s1", 0, 0, &seq), AW_OK);
     assert_int_equal(seq, 1);
-    assert_int_equal(s->subs->next_seq(s, A, "s1", &seq), AW_OK);
+    assert_int_equal(s->subs->diff_add(s, A, "s1", seq, "2026-01-01T00:00:00", "{}"), AW_OK);
+    assert_int_equal(sub_sequence(s, A, "s1"), 1);
+    assert_int_equal(raw_int(db, "SELECT sequence FROM subscriptions WHERE actor = ?1", A), 0); /* no row write */
+    assert_int_equal(s->subs->next_seq(s, A, "s1", &seq), AW_OK); /* a resync's number: stored */
     assert_int_equal(seq, 2);
-    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 1, 0, &seq), AW_OK); /* stale read: 2 -> 3 */
+    assert_int_equal(sub_sequence(s, A, "s1"), 2);
+    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 2, 1234, &seq), AW_OK); /* also starts the wait */
     assert_int_equal(seq, 3);
-    assert_int_equal(s->subs->next_seq_after(s, A, "s1", 3, 0, &seq), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT send_due_ms FROM subscriptions WHERE actor = ?1", A), 1234);
+    assert_int_equal(s->subs->diff_add(s, A, "s1", seq, "2026-01-01T00:00:00", "{}"), AW_OK);
+    assert_int_equal(s->subs->diff_add(s, A, "s1", seq, "2026-01-01T00:00:00", "{}"), AW_ECONFLICT); /* taken */
+    assert_int_equal(sub_sequence(s, A, "s1"), 3);
+    /* Acknowledging every diff keeps the number: the next is 4, not 1 or 3. */
+    assert_int_equal(s->subs->diff_clear(s, A, "s1", 0), AW_OK);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM diffs WHERE actor = ?1", A), 0);
+    assert_int_equal(sub_sequence(s, A, "s1"), 3);
+    assert_int_equal(s->subs->next_seq(s, A, "s1", &seq), AW_OK);
     assert_int_equal(seq, 4);
-    assert_int_equal(s->subs->next_seq_after(s, A, "nosuch", 0, 0, &seq), AW_ENOTFOUND);
+    sqlite3_close(db);
 }
 
 /* Delivery cursors: a change wakes the publisher record; a claim leases it; a recorded delivery moves

@@ -292,10 +292,15 @@ static void prune_diffs(aw_sq *q)
     gmtime_r(&t, &tm);
     char cutoff[40];
     strftime(cutoff, sizeof cutoff, "%Y-%m-%dT%H:%M:%S", &tm);
-    sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM diffs WHERE ts < ?1");
-    if (!st) return;
-    aw_sq_bind_text(st, 1, cutoff);
-    aw_sq_exec_stmt(q, st, "diff retention");
+    /* One transaction: the sequence numbers of the diffs that go stay taken (AW_SQ_SEQ). */
+    if (sq_exec(q, "BEGIN IMMEDIATE", "diff retention") != AW_OK) return;
+    int r = aw_sq_raise_seq_floors_before(q, cutoff);
+    sqlite3_stmt *st = r == AW_OK ? aw_sq_stmt(q, "DELETE FROM diffs WHERE ts < ?1") : NULL;
+    if (st) {
+        aw_sq_bind_text(st, 1, cutoff);
+        r = aw_sq_exec_stmt(q, st, "diff retention");
+    }
+    sq_exec(q, st && r == AW_OK ? "COMMIT" : "ROLLBACK", "diff retention");
 }
 
 static void sq_maintain(aw_store *s)

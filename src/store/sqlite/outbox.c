@@ -311,7 +311,7 @@ static int cursor_sent(aw_store *s, const char *actor, const char *subid, int64_
 static int cursor_idle(aw_store *s, const char *actor, const char *subid, const char *owner)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, sequence), send_due_ms = NULL,"
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sent_seq = MAX(sent_seq, " AW_SQ_SEQ("subscriptions") "), send_due_ms = NULL,"
                                      " send_attempts = 0, lease_owner = NULL WHERE actor = ?1"
                                      " AND subid = ?2 AND lease_owner = ?3");
     if (!st) return AW_ESTORAGE;

@@ -11,6 +11,15 @@
  * should use it repeats this term). Only a write that starts or ends the wait touches the index. */
 #define AW_SQ_UNSENT "send_due_ms IS NOT NULL"
 
+/* A publisher record's sequence, read from `subscriptions` under the name t: its newest diff's number, or
+ * the stored column when that is higher. A change takes the next number by storing its diff alone (no row
+ * update: that rewrote the whole record once per subscription per change); the column is a floor, raised
+ * before diffs that may include the newest are deleted (diff_clear, retention) and by next_seq. Mirrors
+ * (callback = 1) keep their applied sequence in the column itself. */
+#define AW_SQ_SEQ(t)                                                                                          \
+    "(CASE WHEN " t ".callback = 0 THEN MAX(" t ".sequence, IFNULL((SELECT MAX(dq.seq) FROM diffs dq WHERE"   \
+    " dq.actor = " t ".actor AND dq.subid = " t ".subid), 0)) ELSE " t ".sequence END)"
+
 typedef struct aw_sq_stmt_slot {
     const char *sql; /* key: the address of a string literal */
     sqlite3_stmt *stmt;
@@ -56,6 +65,10 @@ int aw_sq_status(aw_sq *q, int rc, const char *what);
 
 /* Run a statement that returns no rows to completion; returns aw status. Resets the statement. */
 int aw_sq_exec_stmt(aw_sq *q, sqlite3_stmt *st, const char *what);
+/* Store the publisher record's sequence (AW_SQ_SEQ) in its column before diffs that may include its newest
+ * are deleted; actor NULL: every record with a diff older than `before` (an ISO timestamp; retention). */
+int aw_sq_raise_seq_floor(aw_sq *q, const char *actor, const char *subid);
+int aw_sq_raise_seq_floors_before(aw_sq *q, const char *before);
 
 /* Bind helpers: text (NULL binds NULL), int64. */
 void aw_sq_bind_text(sqlite3_stmt *st, int i, const char *s);

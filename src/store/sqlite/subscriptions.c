@@ -8,10 +8,10 @@
 #define SUB_COLS                                                                                   \
     "actor, subid, peerid, target, subtarget, resource, granularity, callback, sequence, acked_seq," \
     " resync_pending, created_at, accept_encoding"
-/* The same columns of `subscriptions s` in a join (read_sub reads either). */
+/* SUB_COLS, for the INSERT. Reads select these from `subscriptions s` (the sequence as AW_SQ_SEQ). */
 #define SUB_COLS_S                                                                                 \
-    "s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource, s.granularity, s.callback,"       \
-    " s.sequence, s.acked_seq, s.resync_pending, s.created_at, s.accept_encoding"
+    "s.actor, s.subid, s.peerid, s.target, s.subtarget, s.resource, s.granularity, s.callback, "      \
+    AW_SQ_SEQ("s") ", s.acked_seq, s.resync_pending, s.created_at, s.accept_encoding"
 
 static int read_sub(sqlite3_stmt *st, aw_sub_rec *r)
 {
@@ -95,7 +95,7 @@ static int sub_create(aw_store *s, const aw_sub_rec *r)
 static int sub_get(aw_store *s, const char *actor, const char *subid, aw_sub_rec *out)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions WHERE actor = ?1 AND subid = ?2");
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S " FROM subscriptions s WHERE actor = ?1 AND subid = ?2");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
@@ -110,7 +110,7 @@ static int sub_get(aw_store *s, const char *actor, const char *subid, aw_sub_rec
 static int sub_each(aw_store *s, const char *actor, const aw_sub_filter *f, aw_sub_each_fn fn, void *ud)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions WHERE actor = ?1"
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S " FROM subscriptions s WHERE actor = ?1"
                                      " AND (?2 IS NULL OR peerid = ?2) AND (?3 IS NULL OR target = ?3)"
                                      " AND (?4 IS NULL OR subtarget = ?4) AND (?5 IS NULL OR resource = ?5)"
                                      " AND (?6 < 0 OR callback = ?6) ORDER BY callback DESC, subid");
@@ -165,8 +165,8 @@ static int sub_del(aw_store *s, const char *actor, const char *subid)
 static int sub_next_seq(aw_store *s, const char *actor, const char *subid, int64_t *seq)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = sequence + 1 WHERE actor = ?1"
-                                     " AND subid = ?2 RETURNING sequence");
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = " AW_SQ_SEQ("subscriptions") " + 1"
+                                     " WHERE actor = ?1 AND subid = ?2 RETURNING sequence");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
@@ -181,32 +181,13 @@ static int sub_next_seq(aw_store *s, const char *actor, const char *subid, int64
     return r;
 }
 
-/* Two statements: only the one that starts a wait names send_due_ms, so only it touches the partial index
- * subscriptions_unsent (SQLite updates an index when the SET list names a column it depends on). */
+/* The caller read `prev` (AW_SQ_SEQ) in this write transaction and stores its diff as prev + 1 next: that
+ * insert takes the number, so nothing is written here unless the diff starts the cursor's wait. */
 static int sub_next_seq_after(aw_store *s, const char *actor, const char *subid, int64_t prev, int64_t wake_ms,
                               int64_t *seq)
 {
-    aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = wake_ms > 0
-                           ? aw_sq_stmt(q, "UPDATE subscriptions SET sequence = ?3 + 1, send_due_ms ="
-                                           " COALESCE(send_due_ms, ?4) WHERE actor = ?1 AND subid = ?2"
-                                           " AND sequence = ?3")
-                           : aw_sq_stmt(q, "UPDATE subscriptions SET sequence = ?3 + 1 WHERE actor = ?1"
-                                           " AND subid = ?2 AND sequence = ?3");
-    if (!st) return AW_ESTORAGE;
-    aw_sq_bind_text(st, 1, actor);
-    aw_sq_bind_text(st, 2, subid);
-    sqlite3_bind_int64(st, 3, prev);
-    if (wake_ms > 0) sqlite3_bind_int64(st, 4, wake_ms);
-    int r = aw_sq_exec_stmt(q, st, "subscription sequence");
-    if (r != AW_OK) return r;
-    if (sqlite3_changes(q->db) == 0) {
-        r = sub_next_seq(s, actor, subid, seq);
-        if (r == AW_OK && wake_ms > 0) r = s->outbox->cursor_wake(s, actor, subid, wake_ms);
-        return r;
-    }
     *seq = prev + 1;
-    return AW_OK;
+    return wake_ms > 0 ? s->outbox->cursor_wake(s, actor, subid, wake_ms) : AW_OK;
 }
 
 static int sub_set_state(aw_store *s, const char *actor, const char *subid, int64_t sequence, int64_t acked_seq,
@@ -308,9 +289,31 @@ static int diff_newest(aw_store *s, const char *actor, const char *subid, int64_
                        " LIMIT 1", actor, subid, 0, seq, ts, blob);
 }
 
+int aw_sq_raise_seq_floor(aw_sq *q, const char *actor, const char *subid)
+{
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = " AW_SQ_SEQ("subscriptions")
+                                     " WHERE actor = ?1 AND subid = ?2 AND callback = 0");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    aw_sq_bind_text(st, 2, subid);
+    return aw_sq_exec_stmt(q, st, "sequence floor");
+}
+
+int aw_sq_raise_seq_floors_before(aw_sq *q, const char *before)
+{
+    sqlite3_stmt *st = aw_sq_stmt(q, "UPDATE subscriptions SET sequence = " AW_SQ_SEQ("subscriptions")
+                                     " WHERE callback = 0 AND EXISTS (SELECT 1 FROM diffs d WHERE d.actor ="
+                                     " subscriptions.actor AND d.subid = subscriptions.subid AND d.ts < ?1)");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, before);
+    return aw_sq_exec_stmt(q, st, "sequence floors");
+}
+
 static int diff_clear(aw_store *s, const char *actor, const char *subid, int64_t upto)
 {
     aw_sq *q = aw_sq_of(s);
+    int r = aw_sq_raise_seq_floor(q, actor, subid); /* the newest diff may go: its number stays taken */
+    if (r != AW_OK) return r;
     sqlite3_stmt *st = aw_sq_stmt(q, "DELETE FROM diffs WHERE actor = ?1 AND subid = ?2 AND (?3 <= 0 OR seq <= ?3)");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
@@ -355,12 +358,13 @@ static int diff_trim(aw_store *s, const char *actor, const char *subid, int64_t 
      * subscriber gets a resync instead, when the cursor (which may hold a 429 pause) or that job is next
      * claimed. */
     st = aw_sq_stmt(q, "SELECT 1 FROM subscriptions WHERE actor = ?1 AND subid = ?2 AND callback = 0"
-                       " AND granularity <> 'none' AND sent_seq < ?3 AND sent_seq < sequence UNION ALL SELECT 1 FROM outbox WHERE actor = ?1 AND subid = ?2"
+                       " AND granularity <> 'none' AND sent_seq < ?3 AND sent_seq < ?4 UNION ALL SELECT 1 FROM outbox WHERE actor = ?1 AND subid = ?2"
                        " AND seq <= ?3 AND kind IN ('diff', 'diff_low') LIMIT 1");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, subid);
     sqlite3_bind_int64(st, 3, cut);
+    sqlite3_bind_int64(st, 4, newest); /* kept, so it is the record's sequence */
     rc = sqlite3_step(st);
     r = rc == SQLITE_ROW || rc == SQLITE_DONE ? AW_OK : aw_sq_status(q, rc, "diff trim jobs");
     sqlite3_reset(st);
@@ -377,7 +381,7 @@ static int sub_each_attention(aw_store *s, int64_t stale_ms, bool all, const cha
                               aw_sub_each_fn fn, void *ud)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS " FROM subscriptions s WHERE (actor, subid) > (?3, ?4) AND"
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S " FROM subscriptions s WHERE (actor, subid) > (?3, ?4) AND"
                                      " callback = 1 AND (?2 OR sequence > acked_seq OR resync_pending = 1 OR EXISTS"
                                      " (SELECT 1 FROM pending_callbacks p WHERE p.actor = s.actor AND p.subid = s.subid"
                                      " AND p.received_ms <= ?1)) ORDER BY actor, subid LIMIT 1000");
