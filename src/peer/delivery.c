@@ -30,6 +30,7 @@
 #define SENT_EVERY 32 /* a busy cursor stores its position at least this often (on_flush) */
 #define DRY_MS 40      /* a cursor that ran dry waits this long, leased, for the next change (on_sweep) */
 #define SWEEP_MS 20    /* how often waiting cursors look for a diff from elsewhere (other shards, threads) */
+#define LOCK_RETRY_MS 2 /* another connection holds the write lock: try the write again this soon */
 
 typedef struct aw_delivery {
     aw_app *app;
@@ -78,6 +79,11 @@ static bool cursor_continue(aw_delivery *d, job_ctx *c, int64_t now);
 static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job);
 static void job_ctx_free(job_ctx *c);
 static int job_release(aw_delivery *d, const aw_outbox_job *j, int attempts, int64_t due_ms);
+static bool send_next(aw_delivery *d, job_ctx *c, int64_t seq, const char *ts, const char *blob);
+static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until);
+static bool peer_paused(aw_delivery *d, const aw_outbox_job *j, int64_t *until);
+static bool park(aw_delivery *d, job_ctx *c);
+static void on_flush(uv_timer_t *t);
 
 /* After a completion, claim again only once a quarter of the slots is free (or nothing is in flight):
  * each claim is a write transaction, so fewer, larger batches cost much less per callback. The poll
@@ -88,6 +94,95 @@ static bool claim_worthwhile(const aw_delivery *d)
 }
 
 /* ------------------------------------------------------------------ completion bookkeeping */
+
+/* A write transaction if the write lock is free now; AW_EBUSY while another connection holds it (another
+ * shard registering a change holds it for the whole change: ~10 ms for 1,000 subscriptions). Waiting for
+ * it would stop this loop's deliveries for that long. */
+static int begin_write_now(aw_store *s)
+{
+    if (!s->nowait) return s->begin(s, true);
+    s->nowait(s, true);
+    int r = s->begin(s, true);
+    s->nowait(s, false);
+    return r;
+}
+
+/* Does recording c's completion need the write lock now? */
+static bool wants_write(const aw_delivery *d, const job_ctx *c, int64_t now)
+{
+    const aw_outbox_job *j = &c->job;
+    if (d->closing || !is_cursor(j) || !c->viewed) return true;
+    return now > j->due_ms - LEASE_MS / 2 || j->seq - j->recorded >= SENT_EVERY;
+}
+
+typedef enum { READ_KEPT, READ_DONE, READ_LEFT } read_step;
+
+/* The cursor of c delivered c->job.seq; without the write lock: send its next diff when it follows without
+ * a gap (kept), or wait for one while the cursor is newly dry (kept, parked). Anything else needs a write
+ * (a step, the end of the wait, a held peer, the end of a dry spell) and is left for a flush that has the
+ * lock. READ_DONE: the send could not start (the job was rescheduled); c is finished with. Inside a read
+ * transaction. */
+static read_step continue_reading(aw_delivery *d, job_ctx *c, int64_t now)
+{
+    aw_outbox_job *j = &c->job;
+    int64_t until = 0;
+    if (d->closing || !is_cursor(j) || !c->viewed || breaker_open(d, j, &until) || peer_paused(d, j, &until))
+        return READ_LEFT;
+    j->attempts = 0;
+    j->after = j->seq; /* delivered up to here */
+    aw_store *s = aw_app_store(d->app);
+    int64_t next = 0;
+    char *ts = NULL, *blob = NULL;
+    read_step st = READ_LEFT;
+    int r = s->subs->diff_first_after(s, j->actor, j->subid, j->seq, &next, &ts, &blob);
+    if (r == AW_OK && next == j->seq + 1) {
+        st = send_next(d, c, next, ts, blob) ? READ_KEPT : READ_DONE;
+    } else if (r == AW_ENOTFOUND) {
+        if (!c->dry_since) c->dry_since = now;
+        if (now - c->dry_since < DRY_MS && park(d, c)) st = READ_KEPT;
+    }
+    free(ts);
+    free(blob);
+    return st;
+}
+
+/* Put completed jobs back for the next flush, LOCK_RETRY_MS from now. */
+static void requeue_done(aw_delivery *d, job_ctx **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (d->n_done == d->cap_done) {
+            size_t nc = d->cap_done ? d->cap_done * 2 : 64;
+            job_ctx **p = realloc(d->done, nc * sizeof *p);
+            if (!p) { /* out of memory: its lease runs out and a claim takes the cursor over */
+                job_ctx_free(v[i]);
+                continue;
+            }
+            d->done = p;
+            d->cap_done = nc;
+        }
+        d->done[d->n_done++] = v[i];
+    }
+    if (d->n_done > 0 && !d->closing && !uv_is_active((uv_handle_t *)&d->flush))
+        uv_timer_start(&d->flush, on_flush, LOCK_RETRY_MS, 0);
+}
+
+/* on_flush without the write lock: cursors go on from a read transaction, which waits for no writer; the
+ * rest waits (their positions are stored by a later flush, as every SENT_EVERY diffs anyway). */
+static void flush_reading(aw_delivery *d, job_ctx **done, size_t n, int64_t now)
+{
+    aw_store *s = aw_app_store(d->app);
+    bool txn = s->begin(s, false) == AW_OK;
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) {
+        read_step st = txn ? continue_reading(d, done[i], now) : READ_LEFT;
+        if (st == READ_DONE) job_ctx_free(done[i]);
+        else if (st == READ_LEFT) done[left++] = done[i];
+    }
+    if (txn) s->commit(s);
+    requeue_done(d, done, left);
+    free(done);
+    if (!d->closing && claim_worthwhile(d)) schedule_claim(d, 0);
+}
 
 /* Record finished jobs in one write transaction. A cursor moves on at once: its next diff is read and
  * sent in the same transaction, under the lease it keeps, so a busy subscription costs one index seek per
@@ -101,8 +196,14 @@ static void on_flush(uv_timer_t *t)
     d->done = NULL;
     d->n_done = d->cap_done = 0;
     aw_store *s = aw_app_store(d->app);
-    int r = s->begin(s, true);
     int64_t now = aw_time_ms();
+    bool write = false;
+    for (size_t i = 0; i < n && !write; i++) write = wants_write(d, done[i], now);
+    int r = !write ? AW_EBUSY : d->closing ? s->begin(s, true) : begin_write_now(s);
+    if (r == AW_EBUSY) {
+        flush_reading(d, done, n, now);
+        return;
+    }
     for (size_t i = 0; r == AW_OK && i < n; i++) {
         aw_outbox_job *j = &done[i]->job;
         if (!is_cursor(j)) {
@@ -159,8 +260,20 @@ static void on_sweep(uv_timer_t *t)
         return;
     }
     aw_store *s = aw_app_store(d->app);
-    int r = s->begin(s, true);
     int64_t now = aw_time_ms();
+    int r = d->closing ? s->begin(s, true) : begin_write_now(s);
+    if (r == AW_EBUSY) {
+        /* Without the write lock, cursors that found a diff send it; the others wait for the next sweep. */
+        bool txn = s->begin(s, false) == AW_OK;
+        for (size_t i = 0; i < n; i++) {
+            read_step st = txn ? continue_reading(d, dry[i], now) : READ_LEFT;
+            if (st == READ_DONE) job_ctx_free(dry[i]);
+            else if (st == READ_LEFT && !park(d, dry[i])) job_ctx_free(dry[i]); /* its lease runs out */
+        }
+        if (txn) s->commit(s);
+        free(dry);
+        return;
+    }
     for (size_t i = 0; r == AW_OK && i < n; i++) {
         if (d->closing) job_release(d, &dry[i]->job, 0, now);
         else if (cursor_continue(d, dry[i], now)) dry[i] = NULL;
@@ -654,14 +767,22 @@ static void on_timer(uv_timer_t *t)
     d->n_claimed = 0;
     /* Cheap (one row at most): lets a success here clear a pause another shard stored. */
     d->pauses_known = s->outbox->pauses_exist(s) != AW_ENOTFOUND;
+    /* A claim leases, so it writes: while another connection holds the write lock it is tried again soon
+     * rather than waited for. */
+    if (s->nowait) s->nowait(s, true);
     int r = s->outbox->cursor_claim(s, d->app->shard_id, aw_time_ms(), LEASE_MS, max, on_claimed, d);
-    if (r != AW_OK && r != AW_ENOTFOUND)
+    if (r != AW_OK && r != AW_ENOTFOUND && r != AW_EBUSY)
         AW_WARN(&d->app->log, "delivery: claiming cursors failed: %s", aw_strerror(r));
-    if (d->n_claimed < max && d->in_flight < d->max_in_flight) {
+    if (r != AW_EBUSY && d->n_claimed < max && d->in_flight < d->max_in_flight) {
         int n = d->n_claimed;
         r = s->outbox->claim(s, d->app->shard_id, aw_time_ms(), LEASE_MS, max - n, on_claimed, d);
-        if (r != AW_OK && r != AW_ENOTFOUND)
+        if (r != AW_OK && r != AW_ENOTFOUND && r != AW_EBUSY)
             AW_WARN(&d->app->log, "delivery: claiming jobs failed: %s", aw_strerror(r));
+    }
+    if (s->nowait) s->nowait(s, false);
+    if (r == AW_EBUSY) {
+        schedule_claim(d, LOCK_RETRY_MS);
+        return;
     }
     /* Next look: at once when the claim was cut by `max` and there is room; else when the earliest retry is
      * due, but at least every POLL_MS (other shards' jobs, expired leases). Jobs waiting behind an earlier

@@ -395,6 +395,10 @@ struct aw_store {
     int (*begin)(aw_store *s, bool write);
     int (*commit)(aw_store *s);
     void (*rollback)(aw_store *s);
+    /* Optional (NULL when the backend always waits): while on, begin(s, true) answers AW_EBUSY at once,
+     * without a warning, when another connection holds the write lock, instead of waiting for it (up to
+     * seconds, blocking the calling thread: an event loop then serves nothing meanwhile). */
+    void (*nowait)(aw_store *s, bool on);
     /* Group commit (optional; NULL when the backend has none): group_begin opens a write transaction in
      * which each later begin/commit/rollback pair becomes a savepoint (released, or rolled back alone);
      * group_end commits the whole group (commit=true) or rolls it back. Only store/group.c calls these. */

@@ -86,7 +86,8 @@ static const char *const migrations[] = {
  * SQLite's default handler sleeps whole milliseconds, which wrecks throughput under contention. */
 static int busy_cb(void *ud, int n)
 {
-    (void)ud;
+    const aw_sq *q = ud;
+    if (q->nowait && q->in_begin) return 0; /* sq_begin answers AW_EBUSY */
     if (n < 50) {
         sched_yield();
         return 1;
@@ -180,10 +181,21 @@ static int sq_begin(aw_store *s, bool write)
     if (q->in_txn) return AW_EINVAL;
     sqlite3_stmt *st = aw_sq_stmt(q, q->in_group ? "SAVEPOINT aw_member" : write ? "BEGIN IMMEDIATE" : "BEGIN");
     if (!st) return AW_ESTORAGE;
-    int r = aw_sq_exec_stmt(q, st, "begin");
+    int r;
+    if (q->nowait && write && !q->in_group) {
+        q->in_begin = true;
+        int rc = sqlite3_step(st);
+        q->in_begin = false;
+        sqlite3_reset(st);
+        r = (rc & 0xff) == SQLITE_BUSY ? AW_EBUSY : aw_sq_status(q, rc, "begin");
+    } else {
+        r = aw_sq_exec_stmt(q, st, "begin");
+    }
     if (r == AW_OK) q->in_txn = 1;
     return r;
 }
+
+static void sq_nowait(aw_store *s, bool on) { aw_sq_of(s)->nowait = on; }
 
 static void sq_rollback(aw_store *s);
 
@@ -382,7 +394,7 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
         free(q);
         return AW_ESTORAGE;
     }
-    sqlite3_busy_handler(q->db, busy_cb, NULL);
+    sqlite3_busy_handler(q->db, busy_cb, q);
     q->store.impl = q;
     q->store.actors = &aw_sq_actor_ops;
     q->store.props = &aw_sq_prop_ops;
@@ -395,6 +407,7 @@ int aw_sq_open(const char *path, const aw_logger *log, aw_store **out)
     q->store.begin = sq_begin;
     q->store.commit = sq_commit;
     q->store.rollback = sq_rollback;
+    q->store.nowait = sq_nowait;
     q->store.group_begin = sq_group_begin;
     q->store.group_end = sq_group_end;
     q->store.close = sq_close;

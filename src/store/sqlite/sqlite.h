@@ -52,6 +52,8 @@ typedef struct aw_sq {
     int in_group; /* a group transaction is open: begin/commit/rollback are savepoints */
     unsigned maintain_calls;
     aw_sq_ckpt *ckpt;
+    bool nowait;   /* store->nowait: a write begin gives up at once when another connection writes */
+    bool in_begin; /* a write begin is waiting for the lock (the busy handler looks at nowait only then) */
 } aw_sq;
 
 static inline aw_sq *aw_sq_of(aw_store *s) { return (aw_sq *)s->impl; }
