@@ -319,6 +319,37 @@ class Delivery(awtest.MultiDaemonTest):
         self.assertEqual([c[1] for c in calls], [1, 1, 2, 3, 4])
         self.assertLess(time.time() - t0, 15)
 
+    def test_delivery_does_not_wait_for_the_write_lock(self):
+        """While another connection holds SQLite's write lock (another shard registering a change, here this
+        test), a claim is tried again 2 ms later instead of waited for on the loop: the daemon keeps answering,
+        and delivery goes on once the lock is free. Before, the loop sat in SQLite's busy handler."""
+        pub = self.daemon("--auto-accept", "--default-relationship", "friend")
+        b = pub.create_actor("publisher", "pw")
+        f = self.fake()
+        f.trust_with(b)
+        f.plan = [(429, {"Retry-After": "2"})]   # the cursor's next claim is due 2 s after the 429
+        f.subscribe(b)
+        for i in range(3):
+            self.assertEqual(b.req("PUT", "/properties/w%d" % i, body=str(i)).status, 204)
+        self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 1, timeout=10), f.all_calls())
+        t429 = f.all_calls()[0][0]
+        db = sqlite3.connect(os.path.join(pub.data, "actingweb.db"), timeout=10, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        answers = []
+        try:
+            while time.time() < t429 + 3.5:   # the claim falls at ~2 s, inside the hold
+                t = time.time()
+                self.assertEqual(pub.req("GET", b.path + "/meta").status, 200)
+                answers.append(time.time() - t)
+                time.sleep(0.05)
+            self.assertEqual(len(f.accepted()), 0)   # the held lock did hold the claim back
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        self.assertLess(max(answers), 0.5, answers)
+        self.assertTrue(wait_for(lambda: len(f.accepted()) >= 3, timeout=10), f.all_calls())
+        self.assertEqual([c[1] for c in f.accepted()], [1, 2, 3])
+
     def test_503_backoff_then_in_order(self):
         pub = self.daemon("--auto-accept", "--default-relationship", "friend")
         b = pub.create_actor("publisher", "pw")

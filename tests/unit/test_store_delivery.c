@@ -1,5 +1,7 @@
 /* Unit tests for the SQLite store's subscription sequences and delivery state (src/store/sqlite/outbox.c,
  * subscriptions.c): the diff cap, per-peer pauses, sequence numbers, delivery cursors. */
+#include <time.h>
+
 #include "store_fixture.h"
 
 /* ------------------------------------------------------------------ diff cap, per-peer pauses */
@@ -343,10 +345,39 @@ static void attention_pages(void **state)
     assert_int_equal(v.n, 0);
 }
 
+/* nowait: while another connection holds the write lock, a write begin answers AW_EBUSY at once (delivery
+ * then goes on from a read transaction, which the lock does not hold up); once the lock is free it begins. */
+static void write_begin_nowait(void **state)
+{
+    fx *f = *state;
+    aw_store *s = f->s;
+    const char *A = "nwtaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    mk_actor(s, A, "c");
+    sqlite3 *db = raw_open(f);
+    raw_exec(db, "BEGIN IMMEDIATE");
+    assert_non_null(s->nowait);
+    s->nowait(s, true);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(s->begin(s, true), AW_EBUSY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 100);
+    assert_int_equal(s->begin(s, false), AW_OK); /* readers are not held up */
+    aw_actor_rec a;
+    assert_int_equal(s->actors->get(s, A, &a), AW_OK);
+    aw_actor_rec_free(&a);
+    assert_int_equal(s->commit(s), AW_OK);
+    raw_exec(db, "COMMIT");
+    assert_int_equal(s->begin(s, true), AW_OK);
+    assert_int_equal(s->commit(s), AW_OK);
+    s->nowait(s, false);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {T(diff_cap_and_pauses), T(sequence_after), T(delivery_cursor),
-                                       T(attention_pages)};
+                                       T(attention_pages), T(write_begin_nowait)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

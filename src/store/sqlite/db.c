@@ -304,15 +304,21 @@ static void prune_diffs(aw_sq *q)
     gmtime_r(&t, &tm);
     char cutoff[40];
     strftime(cutoff, sizeof cutoff, "%Y-%m-%dT%H:%M:%S", &tm);
-    /* One transaction: the sequence numbers of the diffs that go stay taken (AW_SQ_SEQ). */
-    if (sq_exec(q, "BEGIN IMMEDIATE", "diff retention") != AW_OK) return;
-    int r = aw_sq_raise_seq_floors_before(q, cutoff);
+    /* One transaction: the sequence numbers of the diffs that go stay taken (AW_SQ_SEQ). Housekeeping runs on
+     * an event loop: while another connection writes it waits for the next round instead. */
+    bool was = q->nowait;
+    q->nowait = true;
+    int r = sq_begin(&q->store, true);
+    q->nowait = was;
+    if (r != AW_OK) return;
+    r = aw_sq_raise_seq_floors_before(q, cutoff);
     sqlite3_stmt *st = r == AW_OK ? aw_sq_stmt(q, "DELETE FROM diffs WHERE ts < ?1") : NULL;
     if (st) {
         aw_sq_bind_text(st, 1, cutoff);
         r = aw_sq_exec_stmt(q, st, "diff retention");
     }
-    sq_exec(q, st && r == AW_OK ? "COMMIT" : "ROLLBACK", "diff retention");
+    if (st && r == AW_OK) sq_commit(&q->store);
+    else sq_rollback(&q->store);
 }
 
 static void sq_maintain(aw_store *s)
