@@ -68,6 +68,27 @@ class Subscriptions(awtest.PubSubTest):
         b = self.pub.create_actor()
         self.assertIn("subscriptions", b.req("GET", "/meta/actingweb/supported").text.split(","))
 
+    def test_diffs_follow_the_permission_override(self):
+        """A diff carries only what the subscriber may read (its trust type's defaults merged with the
+        override the publisher stored for it); a peer without an override, on the same publisher, gets it all."""
+        a, b, _ = self.pair()
+        c = self.sub.create_actor("other", "pw-c")
+        befriend(c, b)
+        r = b.req("PUT", "/trust/friend/%s/permissions" % a.id,
+                  json_body={"properties": {"patterns": ["*"], "excluded_patterns": ["private*"]}})
+        self.assertEqual(r.status, 201, r)
+        self.subscribe(a, b)
+        self.subscribe(c, b)
+        self.assertEqual(b.req("PUT", "/properties/open", body="1").status, 204)
+        self.assertEqual(b.req("PUT", "/properties/private_diary", body="2").status, 204)
+        self.assertEqual(b.req("PUT", "/properties/last", body="3").status, 204)
+        self.assertTrue(wait_for(lambda: "last" in remote(a, b) and "last" in remote(c, b)),
+                        (remote(a, b), remote(c, b)))
+        self.assertEqual(remote(a, b), {"open": 1, "last": 3})
+        self.assertEqual(remote(c, b), {"open": 1, "private_diary": 2, "last": 3})
+        seqs = [m["sequence"] for m in mirror(a, b)]
+        self.assertEqual(seqs, [2], mirror(a, b))   # the filtered-out change took no sequence number
+
     def test_subscribe_baseline_and_high_callbacks(self):
         a, b, _ = self.pair()
         self.assertEqual(b.req("PUT", "/properties/mood", body="calm").status, 204)

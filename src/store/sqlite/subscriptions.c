@@ -441,11 +441,23 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
                                void *ud)
 {
     aw_sq *q = aw_sq_of(s);
-    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, p.json,"
-                                     " s.send_due_ms IS NOT NULL FROM subscriptions s"
-                                     " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
-                                     " LEFT JOIN trust_perms p ON p.actor = s.actor AND p.peerid = s.peerid"
-                                     " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid");
+    /* Most actors have no per-trust permission override: then one lookup here saves one per subscription. */
+    sqlite3_stmt *st = aw_sq_stmt(q, "SELECT 1 FROM trust_perms WHERE actor = ?1 LIMIT 1");
+    if (!st) return AW_ESTORAGE;
+    aw_sq_bind_text(st, 1, actor);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return aw_sq_status(q, rc, "subscriptions for change");
+    st = rc == SQLITE_ROW
+             ? aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, p.json,"
+                             " s.send_due_ms IS NOT NULL FROM subscriptions s"
+                             " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
+                             " LEFT JOIN trust_perms p ON p.actor = s.actor AND p.peerid = s.peerid"
+                             " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid")
+             : aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, NULL,"
+                             " s.send_due_ms IS NOT NULL FROM subscriptions s"
+                             " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
+                             " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid");
     if (!st) return AW_ESTORAGE;
     aw_sq_bind_text(st, 1, actor);
     aw_sq_bind_text(st, 2, target);
@@ -457,7 +469,7 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
     } row;
     row *rows = NULL;
     size_t n = 0, cap = 0;
-    int rc, r = AW_OK;
+    int r = AW_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 16;
