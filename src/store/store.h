@@ -272,8 +272,9 @@ typedef struct aw_store_sub_ops {
     int (*each_attention)(aw_store *s, int64_t stale_ms, bool all, const char *after_actor, const char *after_subid,
                           aw_sub_each_fn fn, void *ud);
     /* Publisher records of `target` with what change registration needs of their trust, in one query:
-     * fn gets the record, the trust's relationship and approval (relationship NULL when the trust is
-     * gone) and the permission override JSON (NULL when none). */
+     * fn gets the record (only subid, subtarget, resource, granularity, sequence and send_due are filled;
+     * the other strings are NULL), the trust's relationship and approval (relationship NULL when the trust
+     * is gone) and the permission override JSON (NULL when none). */
     int (*each_for_change)(aw_store *s, const char *actor, const char *target,
                            int (*fn)(const aw_sub_rec *r, const char *relationship, bool approved,
                                      const char *override_json, void *ud),

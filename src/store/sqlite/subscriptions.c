@@ -435,6 +435,11 @@ static int sub_is_suspended(aw_store *s, const char *actor, const char *target, 
     return r;
 }
 
+/* What change registration reads of each record (each_for_change): the rest of the record stays NULL. */
+#define FOR_CHANGE_COLS                                                                                  \
+    "s.subid, s.subtarget, s.resource, s.granularity, " AW_SQ_SEQ("s") ", s.send_due_ms IS NOT NULL,"  \
+    " t.relationship, t.approved"
+
 static int sub_each_for_change(aw_store *s, const char *actor, const char *target,
                                int (*fn)(const aw_sub_rec *r, const char *relationship, bool approved,
                                          const char *override_json, void *ud),
@@ -449,13 +454,11 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return aw_sq_status(q, rc, "subscriptions for change");
     st = rc == SQLITE_ROW
-             ? aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, p.json,"
-                             " s.send_due_ms IS NOT NULL FROM subscriptions s"
+             ? aw_sq_stmt(q, "SELECT " FOR_CHANGE_COLS ", p.json FROM subscriptions s"
                              " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
                              " LEFT JOIN trust_perms p ON p.actor = s.actor AND p.peerid = s.peerid"
                              " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid")
-             : aw_sq_stmt(q, "SELECT " SUB_COLS_S ", t.relationship, t.approved, NULL,"
-                             " s.send_due_ms IS NOT NULL FROM subscriptions s"
+             : aw_sq_stmt(q, "SELECT " FOR_CHANGE_COLS ", NULL FROM subscriptions s"
                              " LEFT JOIN trusts t ON t.actor = s.actor AND t.peerid = s.peerid"
                              " WHERE s.actor = ?1 AND s.target = ?2 AND s.callback = 0 ORDER BY s.subid");
     if (!st) return AW_ESTORAGE;
@@ -481,12 +484,22 @@ static int sub_each_for_change(aw_store *s, const char *actor, const char *targe
             rows = p;
             cap = nc;
         }
-        if ((r = read_sub(st, &rows[n].rec)) != AW_OK) break;
-        rows[n].rel = aw_sq_col_dup(st, 13);
-        rows[n].approved = sqlite3_column_int(st, 14) != 0;
-        rows[n].ovr = aw_sq_col_dup(st, 15);
-        rows[n].rec.send_due = sqlite3_column_int(st, 16) != 0;
+        row *w = &rows[n];
+        memset(w, 0, sizeof *w);
+        w->rec.subid = aw_sq_col_dup(st, 0);
+        w->rec.subtarget = aw_sq_col_dup(st, 1);
+        w->rec.resource = aw_sq_col_dup(st, 2);
+        w->rec.granularity = aw_sq_col_dup(st, 3);
+        w->rec.sequence = sqlite3_column_int64(st, 4);
+        w->rec.send_due = sqlite3_column_int(st, 5) != 0;
+        w->rel = aw_sq_col_dup(st, 6);
+        w->approved = sqlite3_column_int(st, 7) != 0;
+        w->ovr = aw_sq_col_dup(st, 8);
         n++;
+        if (!w->rec.subid || !w->rec.subtarget || !w->rec.resource || !w->rec.granularity) {
+            r = AW_ENOMEM;
+            break;
+        }
     }
     if (r == AW_OK && rc != SQLITE_DONE) r = aw_sq_status(q, rc, "subscriptions for change");
     sqlite3_reset(st);
