@@ -327,17 +327,22 @@ class Delivery(awtest.MultiDaemonTest):
         b = pub.create_actor("publisher", "pw")
         f = self.fake()
         f.trust_with(b)
-        f.plan = [(429, {"Retry-After": "2"})]   # the cursor's next claim is due 2 s after the 429
+        f.plan = [(429, {"Retry-After": "3"})]   # the cursor's next claim is due 3 s after the 429
         f.subscribe(b)
         for i in range(3):
             self.assertEqual(b.req("PUT", "/properties/w%d" % i, body=str(i)).status, 204)
         self.assertTrue(wait_for(lambda: len(f.all_calls()) >= 1, timeout=10), f.all_calls())
         t429 = f.all_calls()[0][0]
+        # the publisher has stored the retry (cursor released, due ~3 s after the 429) before the lock is taken
+        self.assertTrue(wait_for(lambda: count_rows(pub, "SELECT COUNT(*) FROM subscriptions WHERE callback=0 AND"
+                                                         " lease_owner IS NULL AND send_due_ms > ?",
+                                                    int((t429 + 2.5) * 1000)) == 1, timeout=10))
+        self.assertLess(time.time(), t429 + 2.8, "the publisher took too long to store the retry")
         db = sqlite3.connect(os.path.join(pub.data, "actingweb.db"), timeout=10, isolation_level=None)
         db.execute("BEGIN IMMEDIATE")
         answers = []
         try:
-            while time.time() < t429 + 3.5:   # the claim falls at ~2 s, inside the hold
+            while time.time() < t429 + 4.5:   # the claim falls at ~3 s, inside the hold
                 t = time.time()
                 self.assertEqual(pub.req("GET", b.path + "/meta").status, 200)
                 answers.append(time.time() - t)
