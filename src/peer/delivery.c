@@ -16,6 +16,7 @@
 #include "core/changes.h"
 #include "peer/callback_body.h"
 #include "peer/delivery.h"
+#include "peer/peer_guard.h"
 #include "util/json.h"
 #include "util/time.h"
 
@@ -24,9 +25,6 @@
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 300000
 #define POLL_MS 1000         /* look for jobs made by other shards at least this often */
-#define BREAKER_FAILURES 5
-#define BREAKER_COOLDOWN_MS 60000
-#define BREAKER_MAX_MS 900000
 #define SENT_EVERY 32 /* a busy cursor stores its position at least this often (on_flush) */
 #define DRY_MS 40      /* a cursor that ran dry waits this long, leased, for the next change (on_sweep) */
 #define SWEEP_MS 20    /* how often waiting cursors look for a diff from elsewhere (other shards, threads) */
@@ -49,9 +47,7 @@ typedef struct aw_delivery {
     /* cursors that ran dry, still leased, with their views (cursor_continue) */
     struct job_ctx **dry;
     size_t n_dry, cap_dry;
-    bool breaker_known; /* some peer may have breaker state in storage (else skip the reads) */
-    bool pauses_known;  /* some peer may have a 503 pause stored (else successes skip clearing it); looked up
-                         * again before every claim */
+    aw_peer_guard guard; /* circuit breakers and 503 pauses (its pause flag is looked up before every claim) */
     int64_t delivered;  /* counters for tests and benchmarks */
     int64_t failed;
 } aw_delivery;
@@ -80,8 +76,6 @@ static job_ctx *job_ctx_new(aw_delivery *d, const aw_outbox_job *job);
 static void job_ctx_free(job_ctx *c);
 static int job_release(aw_delivery *d, const aw_outbox_job *j, int attempts, int64_t due_ms);
 static bool send_next(aw_delivery *d, job_ctx *c, int64_t seq, const char *ts, const char *blob);
-static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until);
-static bool peer_paused(aw_delivery *d, const aw_outbox_job *j, int64_t *until);
 static bool park(aw_delivery *d, job_ctx *c);
 static void on_flush(uv_timer_t *t);
 
@@ -126,7 +120,8 @@ static read_step continue_reading(aw_delivery *d, job_ctx *c, int64_t now)
 {
     aw_outbox_job *j = &c->job;
     int64_t until = 0;
-    if (d->closing || !is_cursor(j) || !c->viewed || breaker_open(d, j, &until) || peer_paused(d, j, &until))
+    if (d->closing || !is_cursor(j) || !c->viewed || aw_guard_breaker_open(&d->guard, j->actor, j->peerid, &until) ||
+        aw_guard_peer_paused(&d->guard, j->actor, j->peerid, &until))
         return READ_LEFT;
     j->attempts = 0;
     j->after = j->seq; /* delivered up to here */
@@ -358,9 +353,6 @@ static void job_done_take(aw_delivery *d, job_ctx *c)
 
 static int64_t backoff_ms(int attempts) { return aw_backoff_ms(attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS); }
 
-/* Per-peer circuit breaker, kept in storage so restarts and other shards see it. */
-static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok);
-static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until);
 
 static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, bool count_attempt)
 {
@@ -374,47 +366,6 @@ static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, 
     }
     int r = job_release(d, j, attempts, aw_time_ms() + delay_ms);
     if (r != AW_OK) AW_WARN(&d->app->log, "delivery: reschedule failed: %s", aw_strerror(r));
-}
-
-/* ------------------------------------------------------------------ per-peer pause after 503 */
-
-/* Pause every job of (actor, peer) for Retry-After when given, else for an exponential backoff that
- * doubles with each 503 in a row (1 s × 2ⁿ ±20 %, cap 5 min). Stored, so other shards and a restarted
- * process hold back too (the claim skips paused peers). Returns the pause in ms. */
-static int64_t pause_peer(aw_delivery *d, const aw_outbox_job *j, uint32_t retry_after_ms)
-{
-    aw_store *s = aw_app_store(d->app);
-    int64_t now = aw_time_ms(), until = 0, prev = 0;
-    int64_t backoff = BACKOFF_BASE_MS;
-    /* A 503 long after the last pause ended starts again from the base. */
-    if (s->outbox->pause_get(s, j->actor, j->peerid, &until, &prev) == AW_OK && prev > 0 &&
-        now - until < BACKOFF_CAP_MS)
-        backoff = prev * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : prev * 2;
-    int64_t pause = retry_after_ms ? (int64_t)retry_after_ms : aw_jittered_ms(backoff);
-    int r = s->outbox->pause_set(s, j->actor, j->peerid, now + pause, backoff);
-    if (r != AW_OK) AW_WARN(&d->app->log, "delivery: could not store the pause of peer %s: %s", j->peerid,
-                            aw_strerror(r));
-    d->pauses_known = true;
-    AW_INFO(&d->app->log, "delivery: peer %s answered 503; its callbacks pause for %lld ms", j->peerid,
-            (long long)pause);
-    return pause;
-}
-
-/* While a 503 pause of the job's peer lasts: true, and its end in *until. */
-static bool peer_paused(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
-{
-    if (!d->pauses_known) return false;
-    aw_store *s = aw_app_store(d->app);
-    int64_t backoff = 0;
-    return s->outbox->pause_get(s, j->actor, j->peerid, until, &backoff) == AW_OK && *until > aw_time_ms();
-}
-
-/* A delivered callback ends the peer's backoff sequence. */
-static void pause_end(aw_delivery *d, const aw_outbox_job *j)
-{
-    if (!d->pauses_known) return;
-    aw_store *s = aw_app_store(d->app);
-    s->outbox->pause_clear(s, j->actor, j->peerid); /* no row: nothing to clear */
 }
 
 /* ------------------------------------------------------------------ resync instead of a pruned backlog */
@@ -484,8 +435,8 @@ static void on_sent(const aw_result *res, void *ud)
     const aw_outbox_job *j = &c->job;
     if (st == AW_OK) {
         d->delivered++;
-        breaker_record(d, j, true);
-        pause_end(d, j);
+        aw_guard_breaker_record(&d->guard, j->actor, j->peerid, true);
+        aw_guard_pause_end(&d->guard, j->actor, j->peerid);
         job_done_take(d, c);
         c = NULL;
     } else if (st == AW_ESHUTDOWN || st == AW_ECANCELED) {
@@ -496,10 +447,10 @@ static void on_sent(const aw_result *res, void *ud)
         job_retry(d, j, ra ? ra : 60000, false);
     } else if (http == 503) {
         /* Every subscription of this peer waits, not just this one (sdk-api.md §6.3). */
-        breaker_record(d, j, false);
-        job_retry(d, j, pause_peer(d, j, aw_result_retry_after_ms(res)), true);
+        aw_guard_breaker_record(&d->guard, j->actor, j->peerid, false);
+        job_retry(d, j, aw_guard_pause_peer(&d->guard, j->actor, j->peerid, aw_result_retry_after_ms(res)), true);
     } else if (st == AW_ENET || st == AW_ETIMEDOUT || http == 500 || http == 502 || http == 504 || http == 0) {
-        breaker_record(d, j, false);
+        aw_guard_breaker_record(&d->guard, j->actor, j->peerid, false);
         job_retry(d, j, backoff_ms(j->attempts + 1), true);
     } else {
         /* Other 4xx: not retried (404 = the subscriber forgot it; a later pull or trust check settles it). */
@@ -619,7 +570,7 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
 {
     aw_store *s = aw_app_store(d->app);
     int64_t until = 0;
-    if (breaker_open(d, job, &until)) {
+    if (aw_guard_breaker_open(&d->guard, job->actor, job->peerid, &until)) {
         job_retry(d, job, until - aw_time_ms(), false);
         return;
     }
@@ -661,7 +612,9 @@ static void send_job(aw_delivery *d, const aw_outbox_job *job)
 static bool cursor_held(aw_delivery *d, const aw_outbox_job *j)
 {
     int64_t until = 0;
-    if (!breaker_open(d, j, &until) && !peer_paused(d, j, &until)) return false;
+    if (!aw_guard_breaker_open(&d->guard, j->actor, j->peerid, &until) &&
+        !aw_guard_peer_paused(&d->guard, j->actor, j->peerid, &until))
+        return false;
     job_release(d, j, j->attempts, until);
     return true;
 }
@@ -766,7 +719,7 @@ static void on_timer(uv_timer_t *t)
     aw_store *s = aw_app_store(d->app);
     d->n_claimed = 0;
     /* Cheap (one row at most): lets a success here clear a pause another shard stored. */
-    d->pauses_known = s->outbox->pauses_exist(s) != AW_ENOTFOUND;
+    aw_guard_refresh_pauses(&d->guard);
     /* A claim leases, so it writes: while another connection holds the write lock it is tried again soon
      * rather than waited for. */
     if (s->nowait) s->nowait(s, true);
@@ -880,56 +833,6 @@ int aw_delivery_send_now(aw_app *app, const char *actor, const char *subid, int6
     return r;
 }
 
-/* ------------------------------------------------------------------ circuit breaker */
-
-static bool breaker_open(aw_delivery *d, const aw_outbox_job *j, int64_t *until)
-{
-    if (!d->breaker_known) return false;
-    char *json = NULL;
-    aw_store *s = aw_app_store(d->app);
-    if (s->attrs->get(s, j->actor, "_circuit_breaker_state", j->peerid, &json, NULL) != AW_OK) return false;
-    json_t *v = json_loads(json, 0, NULL);
-    free(json);
-    json_int_t open_until = json_integer_value(json_object_get(v, "open_until_ms"));
-    json_decref(v);
-    *until = open_until;
-    return open_until > aw_time_ms();
-}
-
-static void breaker_record(aw_delivery *d, const aw_outbox_job *j, bool ok)
-{
-    if (ok && !d->breaker_known) return; /* nothing stored to clear */
-    aw_store *s = aw_app_store(d->app);
-    char *json = NULL;
-    json_t *v = NULL;
-    if (s->attrs->get(s, j->actor, "_circuit_breaker_state", j->peerid, &json, NULL) == AW_OK) {
-        v = json_loads(json, 0, NULL);
-        free(json);
-    }
-    if (ok) {
-        if (v) s->attrs->del(s, j->actor, "_circuit_breaker_state", j->peerid);
-        json_decref(v);
-        return;
-    }
-    d->breaker_known = true;
-    if (!v) v = json_object();
-    json_int_t failures = json_integer_value(json_object_get(v, "failures")) + 1;
-    json_int_t cooldown = json_integer_value(json_object_get(v, "cooldown_ms"));
-    json_object_set_new(v, "failures", json_integer(failures));
-    if (failures >= BREAKER_FAILURES) {
-        cooldown = cooldown ? cooldown * 2 : BREAKER_COOLDOWN_MS;
-        if (cooldown > BREAKER_MAX_MS) cooldown = BREAKER_MAX_MS;
-        json_object_set_new(v, "cooldown_ms", json_integer(cooldown));
-        json_object_set_new(v, "open_until_ms", json_integer(aw_time_ms() + cooldown));
-        json_object_set_new(v, "failures", json_integer(BREAKER_FAILURES - 1)); /* half-open: one trial */
-        AW_WARN(&d->app->log, "delivery: circuit to peer %s open for %lld ms", j->peerid, (long long)cooldown);
-    }
-    char *txt = aw_json_dump(v);
-    if (txt) s->attrs->set(s, j->actor, "_circuit_breaker_state", j->peerid, txt, NULL, 0);
-    free(txt);
-    json_decref(v);
-}
-
 /* ------------------------------------------------------------------ lifecycle */
 
 int aw_delivery_start(aw_app *app)
@@ -948,10 +851,7 @@ int aw_delivery_start(aw_app *app)
     char prefix[24];
     snprintf(prefix, sizeof prefix, "%d-", (int)getpid());
     aw_app_store(app)->outbox->release_others(aw_app_store(app), prefix);
-    /* Breaker state persisted by earlier runs is honoured; without any, sends skip the breaker reads
-     * until this process records a failure. */
-    d->breaker_known = aw_app_store(app)->outbox->breakers_exist(aw_app_store(app)) != AW_ENOTFOUND;
-    d->pauses_known = aw_app_store(app)->outbox->pauses_exist(aw_app_store(app)) != AW_ENOTFOUND;
+    aw_guard_init(&d->guard, app); /* breaker state and pauses stored by earlier runs are honoured */
     schedule_claim(d, 10); /* jobs left over from a previous run */
     return AW_OK;
 }
