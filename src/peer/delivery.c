@@ -22,8 +22,6 @@
 
 #define LEASE_MS 60000
 #define MAX_ATTEMPTS 6
-#define BACKOFF_BASE_MS 1000
-#define BACKOFF_CAP_MS 300000
 #define POLL_MS 1000         /* look for jobs made by other shards at least this often */
 #define SENT_EVERY 32 /* a busy cursor stores its position at least this often (on_flush) */
 #define DRY_MS 40      /* a cursor that ran dry waits this long, leased, for the next change (on_sweep) */
@@ -101,12 +99,15 @@ static int begin_write_now(aw_store *s)
     return r;
 }
 
+/* Half of the cursor's lease (its end in due_ms) has passed: the next recording extends it. */
+static bool lease_wants_extension(const aw_outbox_job *j, int64_t now) { return now > j->due_ms - LEASE_MS / 2; }
+
 /* Does recording c's completion need the write lock now? */
 static bool wants_write(const aw_delivery *d, const job_ctx *c, int64_t now)
 {
     const aw_outbox_job *j = &c->job;
     if (d->closing || !is_cursor(j) || !c->viewed) return true;
-    return now > j->due_ms - LEASE_MS / 2 || j->seq - j->recorded >= SENT_EVERY;
+    return lease_wants_extension(j, now) || j->seq - j->recorded >= SENT_EVERY;
 }
 
 typedef enum { READ_KEPT, READ_DONE, READ_LEFT } read_step;
@@ -209,7 +210,7 @@ static void on_flush(uv_timer_t *t)
          * when half of it has passed, as that update moves the record in the index of waiting cursors), and
          * whenever the cursor stops (idle, retry, release). A crash resends what was delivered since: the
          * subscriber drops those as duplicates (protocol.md §9.9 sequence rules). */
-        int64_t extend = now > j->due_ms - LEASE_MS / 2 ? now + LEASE_MS : 0;
+        int64_t extend = lease_wants_extension(j, now) ? now + LEASE_MS : 0;
         if (extend || j->seq - j->recorded >= SENT_EVERY) {
             int x = s->outbox->cursor_sent(s, j->actor, j->subid, j->seq, d->app->shard_id, extend);
             if (x == AW_ENOTFOUND) continue; /* the subscription went, or (after a long stall) the lease did */
@@ -351,7 +352,10 @@ static void job_done_take(aw_delivery *d, job_ctx *c)
     if (!d->closing && !uv_is_active((uv_handle_t *)&d->flush)) uv_timer_start(&d->flush, on_flush, 0, 0);
 }
 
-static int64_t backoff_ms(int attempts) { return aw_backoff_ms(attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS); }
+static int64_t backoff_ms(int attempts)
+{
+    return aw_backoff_ms(attempts, AW_DELIVERY_BACKOFF_BASE_MS, AW_DELIVERY_BACKOFF_CAP_MS);
+}
 
 
 static void job_retry(aw_delivery *d, const aw_outbox_job *j, int64_t delay_ms, bool count_attempt)

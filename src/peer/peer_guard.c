@@ -13,8 +13,6 @@
 #define BREAKER_FAILURES 5
 #define BREAKER_COOLDOWN_MS 60000
 #define BREAKER_MAX_MS 900000
-#define PAUSE_BASE_MS 1000
-#define PAUSE_CAP_MS 300000
 
 void aw_guard_init(aw_peer_guard *g, aw_app *app)
 {
@@ -87,10 +85,11 @@ int64_t aw_guard_pause_peer(aw_peer_guard *g, const char *actor, const char *pee
 {
     aw_store *s = aw_app_store(g->app);
     int64_t now = aw_time_ms(), until = 0, prev = 0;
-    int64_t backoff = PAUSE_BASE_MS;
+    int64_t backoff = AW_DELIVERY_BACKOFF_BASE_MS;
     /* A 503 long after the last pause ended starts again from the base. */
-    if (s->outbox->pause_get(s, actor, peerid, &until, &prev) == AW_OK && prev > 0 && now - until < PAUSE_CAP_MS)
-        backoff = prev * 2 > PAUSE_CAP_MS ? PAUSE_CAP_MS : prev * 2;
+    if (s->outbox->pause_get(s, actor, peerid, &until, &prev) == AW_OK && prev > 0 &&
+        now - until < AW_DELIVERY_BACKOFF_CAP_MS)
+        backoff = prev * 2 > AW_DELIVERY_BACKOFF_CAP_MS ? AW_DELIVERY_BACKOFF_CAP_MS : prev * 2;
     int64_t pause = retry_after_ms ? (int64_t)retry_after_ms : aw_jittered_ms(backoff);
     int r = s->outbox->pause_set(s, actor, peerid, now + pause, backoff);
     if (r != AW_OK)

@@ -10,6 +10,10 @@
 
 #include "app_internal.h"
 
+/* Delivery's one backoff schedule, for retries and 503 pauses alike: 1 s × 2ⁿ ±20 %, capped at 5 min. */
+#define AW_DELIVERY_BACKOFF_BASE_MS 1000
+#define AW_DELIVERY_BACKOFF_CAP_MS 300000
+
 typedef struct aw_peer_guard {
     aw_app *app;
     bool breaker_known; /* some peer may have breaker state in storage (else the reads are skipped) */
